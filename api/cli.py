@@ -1,0 +1,22 @@
+"""`tower`: the one command line of the control tower."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="Exception Control Tower: keeps an OMS's promises when the world breaks them.")
+
+
+def _register() -> None:
+    from api.commands.simulate import simulate
+    from evals.cli import eval_app
+
+    app.command("simulate")(simulate)
+    app.add_typer(eval_app, name="eval", help="Replay suites of recorded cases offline.")
+
+
+_register()
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,342 @@
+"""The OMS's entities as SQLModel tables.
+
+Names follow the recorded-case format (shared/spec/cases.md) so a world
+snapshot maps onto the store field for field. Domain logic lives in
+`lifecycle`, `routing` and `detectors`, which take these objects and never
+touch a session.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from core.types import JSONType, UTCDateTime
+
+
+def _dt(nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+class LocationKind(StrEnum):
+    warehouse = "warehouse"
+    store = "store"
+    third_party = "3pl"
+    seller = "seller"
+
+
+class Service(StrEnum):
+    standard = "standard"
+    express = "express"
+    same_day = "same_day"
+
+
+class Tier(StrEnum):
+    standard = "standard"
+    gold = "gold"
+    platinum = "platinum"
+
+
+class OrderStatus(StrEnum):
+    placed = "placed"
+    on_hold = "on_hold"
+    allocated = "allocated"
+    in_fulfillment = "in_fulfillment"
+    shipped = "shipped"
+    delivered = "delivered"
+    cancelled = "cancelled"
+
+
+class LineStatus(StrEnum):
+    open = "open"
+    shipped = "shipped"
+    delivered = "delivered"
+    cancelled = "cancelled"
+    backordered = "backordered"
+
+
+class ShipmentStatus(StrEnum):
+    created = "created"
+    picked = "picked"
+    in_transit = "in_transit"
+    delivered = "delivered"
+    lost = "lost"
+    cancelled = "cancelled"
+
+
+class ReturnReason(StrEnum):
+    damaged = "damaged"
+    wrong_item = "wrong_item"
+    not_as_described = "not_as_described"
+    changed_mind = "changed_mind"
+    not_received = "not_received"
+
+
+class ReturnStatus(StrEnum):
+    open = "open"
+    disputed = "disputed"
+    approved = "approved"
+    denied = "denied"
+
+
+class ExceptionType(StrEnum):
+    delay = "delay"
+    stockout = "stockout"
+    fraud_hold = "fraud_hold"
+    return_dispute = "return_dispute"
+
+
+class ExceptionState(StrEnum):
+    open = "open"
+    working = "working"
+    awaiting_approval = "awaiting_approval"
+    resolved = "resolved"
+    rejected = "rejected"
+    failed = "failed"
+    escalated = "escalated"
+
+
+class Location(SQLModel, table=True):
+    id: str = Field(primary_key=True)
+    kind: str
+    region: str = Field(index=True)
+    handling_hours: float
+
+
+class Lane(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("from_location", "to_region", "service"),)
+    id: int | None = Field(default=None, primary_key=True)
+    from_location: str = Field(foreign_key="location.id", index=True)
+    to_region: str
+    service: str
+    transit_hours: float
+    cost_cents: int
+    co2_grams: int
+
+
+class Product(SQLModel, table=True):
+    sku: str = Field(primary_key=True)
+    name: str
+    price_cents: int
+    returnable: bool = True
+    restock_at: datetime | None = _dt(nullable=True)
+    category: str | None = None
+
+
+class Inventory(SQLModel, table=True):
+    """Stock at one location. ATP = on_hand − reserved; reservations change it atomically."""
+
+    location: str = Field(primary_key=True, foreign_key="location.id")
+    sku: str = Field(primary_key=True, foreign_key="product.sku")
+    on_hand: int = Field(ge=0)
+    reserved: int = Field(ge=0)
+
+    @property
+    def atp(self) -> int:
+        return max(self.on_hand - self.reserved, 0)
+
+
+class Customer(SQLModel, table=True):
+    id: str = Field(primary_key=True)
+    name: str
+    email: str
+    tier: str = Tier.standard
+    locale: str = "en-US"
+    region: str | None = None
+    delivered_orders: int = 0
+    chargebacks: int = 0
+    refunds_90d: int = 0
+    returns_90d: int = 0
+    delivered_addresses: list[str] = Field(default_factory=list, sa_column=Column(JSONType))
+
+
+class Order(SQLModel, table=True):
+    __tablename__ = "orders"
+    id: str = Field(primary_key=True)
+    customer_id: str = Field(foreign_key="customer.id", index=True)
+    placed_at: datetime = _dt()
+    status: str = Field(default=OrderStatus.placed, index=True)
+    ship_region: str
+    ship_address_id: str
+    shipping_method: str
+    fee_cents: int = 0
+    promised_by: datetime = _dt()
+    captured_cents: int = 0
+    refunded_cents: int = 0
+    fraud_score: float = 0.0
+    goodwill_given: bool = False
+
+    @property
+    def refundable_cents(self) -> int:
+        return self.captured_cents - self.refunded_cents
+
+
+class OrderLine(SQLModel, table=True):
+    __table_args__ = (Index("ix_orderline_order_sku", "order_id", "sku"),)
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: str = Field(foreign_key="orders.id")
+    line_no: int
+    sku: str = Field(foreign_key="product.sku")
+    qty: int = Field(gt=0)
+    unit_price_cents: int
+    location: str = Field(foreign_key="location.id")
+    status: str = LineStatus.open
+    reserved: bool = False
+    expected_at: datetime | None = _dt(nullable=True)
+    shipping_limit_at: datetime | None = _dt(nullable=True)
+
+    @property
+    def paid_cents(self) -> int:
+        return self.qty * self.unit_price_cents
+
+
+class Shipment(SQLModel, table=True):
+    id: str = Field(primary_key=True)
+    order_id: str = Field(foreign_key="orders.id", index=True)
+    location: str = Field(foreign_key="location.id")
+    service: str
+    status: str = Field(default=ShipmentStatus.created, index=True)
+    eta: datetime = _dt()
+    delivered_at: datetime | None = _dt(nullable=True)
+    carrier_delivered_scan: bool = False
+    reship_of: str | None = None
+    created_at: datetime | None = _dt(nullable=True)
+    dispatched_at: datetime | None = _dt(nullable=True)
+    dispatch_by: datetime | None = _dt(nullable=True)
+
+
+class ShipmentLine(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    shipment_id: str = Field(foreign_key="shipment.id", index=True)
+    sku: str
+    qty: int = Field(gt=0)
+
+
+class Return(SQLModel, table=True):
+    __tablename__ = "returns"
+    id: str = Field(primary_key=True)
+    order_id: str = Field(foreign_key="orders.id", index=True)
+    reason: str | None = None
+    evidence: bool = False
+    claim: str = ""
+    status: str = ReturnStatus.open
+    refund_cents: int | None = None
+    decision_reason: str | None = None
+
+
+class ReturnLine(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    return_id: str = Field(foreign_key="returns.id", index=True)
+    sku: str
+    qty: int = Field(gt=0)
+
+
+class OrderException(SQLModel, table=True):
+    """An exception the OMS raised: the unit of work for the agents and supervisors."""
+
+    __tablename__ = "exceptions"
+    __table_args__ = (Index("ix_exceptions_state_raised", "state", "raised_at"),)
+    id: str = Field(primary_key=True)
+    type: str = Field(index=True)
+    state: str = Field(default=ExceptionState.open)
+    order_id: str = Field(foreign_key="orders.id", index=True)
+    subject: str = Field(index=True, description="what it is about: shipment, line or return")
+    shipment_id: str | None = None
+    sku: str | None = None
+    location: str | None = None
+    short_qty: int | None = None
+    return_id: str | None = None
+    note: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType))
+    raised_at: datetime = _dt()
+    updated_at: datetime = _dt()
+    resolved_at: datetime | None = _dt(nullable=True)
+    claimed_by: str | None = None
+    claimed_at: datetime | None = _dt(nullable=True)
+    resolution: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
+
+
+class Event(SQLModel, table=True):
+    """The outbox: every state change writes its events in the same transaction."""
+
+    seq: int | None = Field(default=None, primary_key=True)
+    at: datetime = _dt(index=True)
+    type: str = Field(index=True)
+    aggregate: str
+    aggregate_id: str = Field(index=True)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType))
+    published: bool = Field(default=False, index=True)
+
+
+class Counter(SQLModel, table=True):
+    """Named sequences for readable, deterministic ids (EX-000001, S-000042)."""
+
+    name: str = Field(primary_key=True)
+    value: int = 0
+
+
+class ActionRecord(SQLModel, table=True):
+    """One proposed action of one exception, its verdict, and what came of it."""
+
+    __tablename__ = "action_record"
+    id: int | None = Field(default=None, primary_key=True)
+    exception_id: str = Field(foreign_key="exceptions.id", index=True)
+    idempotency_key: str = Field(unique=True)
+    action: str
+    args: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType))
+    status: str = Field(index=True, description="proposed, applied, held, denied, rejected, expired, failed")
+    planner: str
+    confidence: float
+    rationale: str = ""
+    verdict: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType))
+    policy_version: str
+    required_role: str | None = None
+    interrupt_id: str | None = Field(default=None, index=True)
+    proposed_at: datetime = _dt()
+    decided_at: datetime | None = _dt(nullable=True)
+    decided_by: str | None = None
+    applied_at: datetime | None = _dt(nullable=True)
+    expires_at: datetime | None = _dt(nullable=True)
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
+
+
+class AuditEntry(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _dt(index=True)
+    exception_id: str | None = Field(default=None, index=True)
+    actor: str
+    kind: str
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType))
+
+
+class Refund(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: str = Field(foreign_key="orders.id", index=True)
+    amount_cents: int = Field(gt=0)
+    reason: str
+    exception_id: str | None = None
+    at: datetime = _dt()
+
+
+class StoreCredit(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: str = Field(foreign_key="customer.id", index=True)
+    amount_cents: int = Field(gt=0)
+    reason: str
+    exception_id: str | None = None
+    at: datetime = _dt()
+
+
+class Notification(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: str = Field(foreign_key="orders.id", index=True)
+    customer_id: str
+    topic: str
+    body: str
+    eta: datetime | None = _dt(nullable=True)
+    exception_id: str | None = None
+    at: datetime = _dt()
