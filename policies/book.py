@@ -142,3 +142,36 @@ class PolicyBook(_Book):
 
 
 BOOK = PolicyBook()
+
+
+RULES: dict[str, str] = {
+    "A1": "Autonomy: an action below its class's confidence threshold is held (section 1).",
+    "M1": "Refundable = captured - refunded; no refund may exceed it (section 2).",
+    "M2": "Goodwill ceiling per exception by tier; over it is held, not cut (section 2).",
+    "M3": "Abuse guard: 3+ refunds or returns in 90 days holds goodwill and approve_return (section 2).",
+    "M4": "A single refund, credit or approve_return over 100,000 needs a lead (section 2).",
+    "M5": "Cancelling refunds the customer's own money: the order's refundable, or the line's value.",
+    "D1": "Delay of 12 h or more: tell the customer, with the ETA of the applied plan.",
+    "D2": "Not yet left: reroute to the cheapest option that has the ATP, meets the promise, within cap.",
+    "D3": "Goodwill once per order: express/same_day 24 h+ fee refund; standard 72 h+ 10% credit.",
+    "D4": "Lost parcel: reship from the soonest option with ATP, else cancel and refund.",
+    "D5": "168 h or more late and not lost: the case is held for approval.",
+    "S1": "Move the short units to the cheapest other location that meets the promise within cap.",
+    "S2": "Stock elsewhere but no S1 option: move to the soonest, tell the customer, D3 on its ETA.",
+    "S3": "No stock anywhere: backorder if restock is within 7 days of the promise, else cancel.",
+    "F1": "Fraud score below 0.30: release the hold.",
+    "F2": "Gray zone: release for trusted customers at a known address, else held, ask to verify.",
+    "F3": "Score 0.70 to 0.90: the case is held, proposing what F4 would apply.",
+    "F4": "Score 0.90 or more: cancel and refund; held if over 100,000 or a shipment has left.",
+    "R1": "Outside the return window: deny (platinum: held).",
+    "R2": "Final sale items: deny changed_mind/not_as_described; hold damaged/wrong_item.",
+    "R3": "Damaged or wrong item: approve with evidence, else ask for information.",
+    "R4": "Not as described inside the window: approve for the paid value.",
+    "R5": "Changed mind inside the window: approve for the paid value.",
+    "R6": "Not received: approve without a delivery scan; held with one.",
+    "R7": "The abuse guard holds any approve_return.",
+    "R8": "An approved amount never exceeds the refundable amount.",
+    "P7": "Preconditions of section 7, checked against current state.",
+    "C7": "Message checks of section 7.",
+    "N0": "The book asks for no action.",
+}
