@@ -1,0 +1,170 @@
+"""Load a suite: find the case files, parse and check every one before any runs.
+
+A suite either loads whole or not at all. Errors are collected across all
+files, each naming the file and the field, so one run of the loader shows
+everything a suite's author has to fix.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from core.world import reference_errors
+from evals.case import Case, DelayIn, ReturnDisputeIn, StockoutIn
+from policies.book import BOOK
+
+SKIPPED_FOLDER = "cassettes"
+ACTIONS: frozenset[str] = frozenset(a for c in BOOK.autonomy.classes for a in c.actions)
+
+
+class SuiteError(Exception):
+    """A suite that cannot be loaded; `messages` holds every problem found, file and field first."""
+
+    def __init__(self, messages: Sequence[str]) -> None:
+        self.messages = list(messages)
+        super().__init__("\n".join(self.messages))
+
+
+@dataclass(frozen=True)
+class LoadedCase:
+    """A checked case and the file it came from (its name in messages, its folder for cassettes)."""
+
+    path: Path
+    case: Case
+
+    @property
+    def name(self) -> str:
+        return self.path.as_posix()
+
+
+@dataclass(frozen=True)
+class Suite:
+    cases: tuple[LoadedCase, ...]
+
+
+def load_suite(paths: Iterable[Path | str]) -> Suite:
+    """Every case under `paths`, sorted by file path; raises SuiteError naming every problem."""
+    errors: list[str] = []
+    files = find_case_files([Path(p) for p in paths], errors)
+    loaded: list[LoadedCase] = []
+    for path in files:
+        case = _load_file(path, errors)
+        if case is not None:
+            loaded.append(LoadedCase(path=path, case=case))
+    seen: dict[str, Path] = {}
+    for item in loaded:
+        first = seen.setdefault(item.case.id, item.path)
+        if first != item.path:
+            errors.append(f"{item.name}: id: case id {item.case.id!r} is also used by {first.as_posix()}")
+    if not files and not errors:
+        errors.append(f"no case found in {', '.join(Path(p).as_posix() for p in paths) or 'no path'}")
+    if errors:
+        raise SuiteError(errors)
+    return Suite(cases=tuple(loaded))
+
+
+def find_case_files(paths: Sequence[Path], errors: list[str]) -> list[Path]:
+    """Files given, and `*.json` under folders given (skipping `cassettes/`), once each, sorted."""
+    found: dict[Path, Path] = {}
+    for root in paths:
+        if root.is_file():
+            found.setdefault(root.resolve(), root)
+        elif root.is_dir():
+            for path in sorted(root.rglob("*.json")):
+                if path.is_file() and SKIPPED_FOLDER not in path.relative_to(root).parts[:-1]:
+                    found.setdefault(path.resolve(), path)
+        else:
+            errors.append(f"{root.as_posix()}: no such file or folder")
+    return sorted(found.values(), key=lambda p: p.as_posix())
+
+
+def _load_file(path: Path, errors: list[str]) -> Case | None:
+    name = path.as_posix()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        errors.append(f"{name}: line {e.lineno} column {e.colno}: invalid JSON: {e.msg}")
+        return None
+    except (OSError, UnicodeDecodeError) as e:
+        errors.append(f"{name}: cannot be read: {e}")
+        return None
+    try:
+        case = Case.model_validate(data)
+    except ValidationError as e:
+        errors.extend(f"{name}: {_field(err['loc'], err['type'])}: {_message(err)}" for err in e.errors())
+        return None
+    problems = case_reference_errors(case)
+    errors.extend(f"{name}: {at}: {message}" for at, message in problems)
+    return None if problems else case
+
+
+def case_reference_errors(case: Case) -> list[tuple[str, str]]:
+    """Ids of the world, of the exception and of expected action names that do not resolve."""
+    errors = reference_errors(case.world)
+    exc = case.exception
+    order = next((o for o in case.world.orders if o.id == exc.order_id), None)
+    if order is None:
+        errors.append(("exception.order_id", f"order {exc.order_id!r} does not exist"))
+    else:
+        if isinstance(exc, DelayIn):
+            errors += _belongs("shipment", exc.shipment_id, "exception.shipment_id", order.id,
+                               {s.id: o.id for o in case.world.orders for s in o.shipments})
+        if isinstance(exc, ReturnDisputeIn):
+            errors += _belongs("return", exc.return_id, "exception.return_id", order.id,
+                               {r.id: o.id for o in case.world.orders for r in o.returns})
+        if isinstance(exc, StockoutIn) and exc.sku not in {line.sku for line in order.lines}:
+            errors.append(("exception.sku", f"sku {exc.sku!r} is not a line of order {order.id!r}"))
+    if isinstance(exc, StockoutIn) and exc.location not in {x.id for x in case.world.locations}:
+        errors.append(("exception.location", f"location {exc.location!r} does not exist"))
+    for i, expected in enumerate(case.expect.actions):
+        if expected.action not in ACTIONS:
+            errors.append((f"expect.actions[{i}].action", _not_an_action(expected.action)))
+    for i, name in enumerate(case.expect.forbidden):
+        if name not in ACTIONS:
+            errors.append((f"expect.forbidden[{i}]", _not_an_action(name)))
+    return errors
+
+
+def _belongs(what: str, ident: str, at: str, order_id: str, owner: dict[str, str]) -> list[tuple[str, str]]:
+    if ident not in owner:
+        return [(at, f"{what} {ident!r} does not exist")]
+    if owner[ident] != order_id:
+        return [(at, f"{what} {ident!r} belongs to order {owner[ident]!r}, not {order_id!r}")]
+    return []
+
+
+def _not_an_action(name: str) -> str:
+    return f"{name!r} is not an action of the policy book (one of {', '.join(sorted(ACTIONS))})"
+
+
+def _field(loc: tuple[int | str, ...], kind: str) -> str:
+    """pydantic's location as a field path: `world.orders[0].id`, without union tags."""
+    parts = list(loc)
+    if len(parts) > 1 and parts[0] == "exception" and isinstance(parts[1], str) \
+            and parts[1] in ("delay", "stockout", "fraud_hold", "return_dispute"):
+        del parts[1]
+    if kind in ("union_tag_not_found", "union_tag_invalid"):
+        parts.append("type")
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    return text or "(the file)"
+
+
+def _message(err: Any) -> str:
+    kind = err["type"]
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        return "unknown key (the case format does not name it)"
+    if kind == "union_tag_not_found":
+        return "required field is missing (one of delay, stockout, fraud_hold, return_dispute)"
+    if kind == "value_error":
+        return str(err["msg"]).removeprefix("Value error, ")
+    return str(err["msg"])

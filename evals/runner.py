@@ -1,0 +1,185 @@
+"""Replay cases: a fresh OMS per case, the exception raised at the case's `now`, the agents' graph run.
+
+The runner goes through the same service function the worker uses
+(`agents.service.work_exception`); it is injectable so the suite machinery
+can be tested without the agents, and resolved lazily so `evals` imports
+without them. A case that raises is a failed case, never a crashed suite.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Engine
+
+from core.clock import FixedClock
+from core.exceptions import raise_exception
+from core.store import UnitOfWork, fresh_memory_engine
+from core.world import import_world
+from evals.case import Outcome
+from evals.loader import LoadedCase, Suite
+from evals.matching import ProducedAction, score
+
+PlannerKind = Literal["rules", "llm"]
+CASSETTES_FOLDER = "cassettes"
+
+
+class WorkResultLike(Protocol):
+    state: str
+    actions: Sequence[Any]
+
+
+class WorkFn(Protocol):
+    """The contract of agents.service.work_exception."""
+
+    def __call__(self, engine: Engine, exception_id: str, *, clock: FixedClock, planner: Any,
+                 carbon_cents_per_kg: int) -> WorkResultLike: ...
+
+
+PlannerFor = Callable[[LoadedCase], Any]
+
+
+class CaseResult(BaseModel):
+    """What one case came to: produced outcome (None when the run raised), actions, failures."""
+
+    model_config = ConfigDict(frozen=True)
+    id: str
+    title: str | None
+    file: str
+    exception_type: str
+    expected_outcomes: tuple[Outcome, ...]
+    outcome: Outcome | None
+    state: str | None
+    actions: list[ProducedAction]
+    failures: list[str]
+    violation: bool
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+class SuiteResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    cases: list[CaseResult]
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.cases)
+
+
+def default_work() -> WorkFn:
+    """agents.service.work_exception, imported only when a suite actually runs."""
+    from agents.service import work_exception
+
+    return work_exception  # type: ignore[return-value]
+
+
+def planner_factory(kind: PlannerKind, cassettes: Path | None = None) -> PlannerFor:
+    """A planner per case; the llm one replays `<case id>.yaml` from `cassettes` or the case's folder."""
+    from agents.planners import get_planner
+
+    if kind == "rules":
+        return lambda _case: get_planner("rules")
+
+    def llm(item: LoadedCase) -> Any:
+        folder = cassettes if cassettes is not None else item.path.parent / CASSETTES_FOLDER
+        return get_planner("llm", cassette_dir=folder, case_id=item.case.id)
+
+    return llm
+
+
+def run_case(item: LoadedCase, *, work: WorkFn, planner_for: PlannerFor) -> CaseResult:
+    """Build the case's OMS, raise its exception, let the agents work it, and score what they did."""
+    case = item.case
+    base: dict[str, Any] = {
+        "id": case.id, "title": case.title, "file": item.name, "exception_type": case.exception.type,
+        "expected_outcomes": case.expect.outcome,
+    }
+    try:
+        engine = fresh_memory_engine()
+        try:
+            exception_id = _raise(engine, item)
+            result = work(engine, exception_id, clock=FixedClock(case.now), planner=planner_for(item),
+                          carbon_cents_per_kg=case.world.settings.carbon_cents_per_kg)
+            actions = [ProducedAction.model_validate(a, from_attributes=True) for a in result.actions]
+            state = str(result.state)
+        finally:
+            engine.dispose()
+    except Exception as e:  # a case that raises fails; the suite goes on
+        return CaseResult(**base, outcome=None, state=None, actions=[], violation=False,
+                          failures=[_raised(e)])
+    scored = score(case.expect, actions)
+    failures = list(scored.failures)
+    if state == "failed":
+        failures.append("The exception ended in state failed.")
+    return CaseResult(**base, outcome=scored.outcome, state=state, actions=actions, failures=failures,
+                      violation=scored.violation)
+
+
+def _raised(error: Exception) -> str:
+    detail = " ".join(str(error).split()).rstrip(".")
+    return f"The run raised {type(error).__name__}{': ' + detail if detail else ''}."
+
+
+def _raise(engine: Engine, item: LoadedCase) -> str:
+    case, exc = item.case, item.case.exception
+    import_world(engine, case.world)
+    fields = exc.model_dump(exclude={"type"}, exclude_none=True)
+    with UnitOfWork(engine) as uow:
+        raised = raise_exception(uow, type=exc.type, at=case.now, **fields)
+        exception_id = raised.id
+        uow.commit()
+    return exception_id
+
+
+def run_suite(suite: Suite, *, work: WorkFn | None = None, planner_for: PlannerFor | None = None,
+              on_case: Callable[[CaseResult], None] | None = None, offline: bool = True) -> SuiteResult:
+    """Every case in load order; `offline` refuses any network connection while they run."""
+    work = work or default_work()
+    planner_for = planner_for or planner_factory("rules")
+    results: list[CaseResult] = []
+    with no_network() if offline else _nothing():
+        for item in suite.cases:
+            result = run_case(item, work=work, planner_for=planner_for)
+            results.append(result)
+            if on_case is not None:
+                on_case(result)
+    return SuiteResult(cases=results)
+
+
+class NetworkRefused(OSError):
+    """A replay tried to reach the network; recorded cases never may."""
+
+
+@contextmanager
+def no_network() -> Iterator[None]:
+    """Refuse internet connections and name lookups (Unix sockets still work) for the duration."""
+    connect, connect_ex, lookup = socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo
+
+    def guard(sock: socket.socket, address: Any, original: Callable[..., Any]) -> Any:
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            raise NetworkRefused(f"network access to {address!r} refused: evals run offline")
+        return original(sock, address)
+
+    def refused_lookup(*args: Any, **kwargs: Any) -> Any:
+        raise NetworkRefused(f"name lookup of {args[0]!r} refused: evals run offline")
+
+    socket.socket.connect = lambda self, address: guard(self, address, connect)  # type: ignore[method-assign]
+    socket.socket.connect_ex = lambda self, address: guard(self, address, connect_ex)  # type: ignore[method-assign]
+    socket.getaddrinfo = refused_lookup
+    try:
+        yield
+    finally:
+        socket.socket.connect, socket.socket.connect_ex = connect, connect_ex  # type: ignore[method-assign]
+        socket.getaddrinfo = lookup
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
