@@ -1,0 +1,598 @@
+"""Service layer: one function per command, one transaction per call.
+
+Each function opens a UnitOfWork, loads what it needs, calls the pure domain
+functions (`lifecycle`, `inventory`, `allocation`, `detectors`), emits their
+events into the outbox and commits; a refusal raises a `DomainError` and
+rolls everything back. The API, the worker, the tools, the simulator and the
+evals all go through here, so each behaviour has one path.
+
+Stock moves are conditional atomic UPDATEs (`... WHERE on_hand - reserved >=
+:qty`), so two sessions racing for the last unit cannot both win, on SQLite
+or PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import Engine, text
+from sqlmodel import Session, col, select
+
+from core import inventory as stockops
+from core.allocation import LineNeed, plan_allocation
+from core.clock import utc
+from core.detectors import (
+    Triggers,
+    delay_hours,
+    detect_delay,
+    detect_fraud_hold,
+    detect_return_dispute,
+    iso,
+)
+from core.errors import InsufficientStock, NotFound, PreconditionFailed
+from core.events import event
+from core.exceptions import TERMINAL, raise_exception, subject_of
+from core.lifecycle import LINE, ORDER, RETURN, SHIPMENT, step
+from core.models import (
+    Customer,
+    ExceptionType,
+    Inventory,
+    Lane,
+    LineStatus,
+    Location,
+    Order,
+    OrderException,
+    OrderLine,
+    OrderStatus,
+    Product,
+    Return,
+    ReturnLine,
+    Shipment,
+    ShipmentLine,
+    ShipmentStatus,
+)
+from core.routing import LaneQuote, build_options, cheapest
+from core.store import UnitOfWork
+
+
+@dataclass(frozen=True)
+class OmsRules:
+    """The numbers the OMS obeys, handed in by the composition root from the policy book."""
+
+    triggers: Triggers
+    carbon_cents_per_kg: int
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    sku: str
+    qty: int
+
+
+@dataclass(frozen=True)
+class PlaceOrder:
+    customer_id: str
+    ship_region: str
+    ship_address_id: str
+    shipping_method: str
+    fee_cents: int
+    promised_by: datetime
+    lines: tuple[LineRequest, ...]
+    order_id: str | None = None
+    """Given by an importer; otherwise the next `O-` id."""
+
+
+@dataclass(frozen=True)
+class Short:
+    sku: str
+    location: str
+    short_qty: int
+
+
+@dataclass(frozen=True)
+class AllocationResult:
+    order_id: str
+    shipments: tuple[str, ...]
+    shorts: tuple[Short, ...]
+    exceptions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PickResult:
+    shipment_id: str
+    picked: bool
+    shorts: tuple[Short, ...] = ()
+    exceptions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CarrierUpdate:
+    """What a carrier tells us about a parcel: a new ETA, a loss, or a delivery."""
+
+    status: Literal["in_transit", "lost", "delivered"]
+    eta: datetime | None = None
+    scan: bool = True
+    remark: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command changed that callers may want: new exception ids, the entity's new status."""
+
+    status: str
+    exceptions: tuple[str, ...] = field(default_factory=tuple)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _get(session: Session, model: type[Any], ident: str, what: str) -> Any:
+    row = session.get(model, ident)
+    if row is None:
+        raise NotFound(what, ident)
+    return row
+
+
+def _lines(session: Session, order_id: str) -> list[OrderLine]:
+    return list(session.exec(select(OrderLine).where(OrderLine.order_id == order_id)
+                             .order_by(col(OrderLine.line_no))).all())
+
+
+def _line_id(line: OrderLine) -> str:
+    return f"{line.order_id}/{line.line_no}"
+
+
+def _quotes(session: Session, region: str, service: str) -> list[LaneQuote]:
+    rows = session.exec(select(Lane, Location).join(Location, col(Location.id) == col(Lane.from_location))
+                        .where(Lane.to_region == region, Lane.service == service)
+                        .order_by(col(Lane.from_location))).all()
+    return [LaneQuote(loc.id, loc.handling_hours, lane.service, lane.transit_hours, lane.cost_cents,
+                      lane.co2_grams) for lane, loc in rows]
+
+
+def raise_once(uow: UnitOfWork, *, type: str, trigger: str, order_id: str, at: datetime,
+               **fields: Any) -> OrderException | None:
+    """Raise an exception unless its subject already has one open, or one for this same trigger.
+
+    This is what makes a detector that runs every tick raise one exception per trigger.
+    """
+    detail = dict(fields.pop("detail", None) or {})
+    subject = subject_of(type, order_id=order_id, shipment_id=fields.get("shipment_id"),
+                         sku=fields.get("sku"), location=fields.get("location"),
+                         return_id=fields.get("return_id"))
+    uow.session.flush()
+    for exc in uow.session.exec(select(OrderException).where(OrderException.subject == subject)).all():
+        if exc.state not in TERMINAL or exc.detail.get("trigger") == trigger:
+            return None
+    detail["trigger"] = trigger
+    return raise_exception(uow, type=type, order_id=order_id, at=at, detail=detail, **fields)
+
+
+def _ids(*excs: OrderException | None) -> tuple[str, ...]:
+    return tuple(e.id for e in excs if e is not None)
+
+
+# --------------------------------------------------------------------------- stock (atomic SQL)
+
+
+def reserve_stock(session: Session, location: str, sku: str, qty: int) -> bool:
+    """Reserve atomically: true only if on_hand − reserved covered `qty` at the moment of the UPDATE."""
+    if qty <= 0:
+        raise PreconditionFailed(f"quantity must be positive, got {qty}")
+    res = session.execute(text(
+        "UPDATE inventory SET reserved = reserved + :q "
+        "WHERE location = :l AND sku = :s AND on_hand - reserved >= :q"), {"q": qty, "l": location, "s": sku})
+    return res.rowcount == 1  # type: ignore[attr-defined]
+
+
+def release_stock(session: Session, location: str, sku: str, qty: int) -> bool:
+    res = session.execute(text(
+        "UPDATE inventory SET reserved = reserved - :q "
+        "WHERE location = :l AND sku = :s AND reserved >= :q"), {"q": qty, "l": location, "s": sku})
+    return res.rowcount == 1  # type: ignore[attr-defined]
+
+
+def consume_stock(session: Session, location: str, sku: str, qty: int) -> bool:
+    """Reserved units leave (dispatch) or are written off (missing at pick): both columns drop."""
+    res = session.execute(text(
+        "UPDATE inventory SET on_hand = on_hand - :q, reserved = reserved - :q "
+        "WHERE location = :l AND sku = :s AND reserved >= :q AND on_hand >= :q"),
+        {"q": qty, "l": location, "s": sku})
+    return res.rowcount == 1  # type: ignore[attr-defined]
+
+
+def stock_snapshot(session: Session, skus: Sequence[str]) -> dict[tuple[str, str], int]:
+    rows = session.exec(select(Inventory).where(col(Inventory.sku).in_(sorted(set(skus))))).all()
+    return {(r.location, r.sku): stockops.atp(r) for r in rows}
+
+
+# --------------------------------------------------------------------------- capture and screening
+
+
+def place_order(engine: Engine, cmd: PlaceOrder, *, at: datetime, rules: OmsRules) -> str:
+    """Capture an order: lines at catalog price, payment captured, each line at its preferred location.
+
+    The preferred location is the cheapest option that meets the promise, stock
+    not considered; allocation moves lines to where the stock is.
+    """
+    if not cmd.lines:
+        raise PreconditionFailed("an order needs at least one line")
+    with UnitOfWork(engine) as uow:
+        s = uow.session
+        _get(s, Customer, cmd.customer_id, "customer")
+        quotes = _quotes(s, cmd.ship_region, cmd.shipping_method)
+        options = build_options(quotes, now=at, promised_by=cmd.promised_by, current_cost_cents=0,
+                                carbon_cents_per_kg=rules.carbon_cents_per_kg, has_atp=lambda _loc: True)
+        home = cheapest(o for o in options if o.meets_promise) or cheapest(options)
+        if home is None:
+            raise PreconditionFailed(f"no {cmd.shipping_method} lane serves region {cmd.ship_region!r}")
+        order_id = cmd.order_id or uow.next_id("order", "O-")
+        lines = []
+        for n, req in enumerate(cmd.lines, start=1):
+            product = _get(s, Product, req.sku, "product")
+            lines.append(OrderLine(order_id=order_id, line_no=n, sku=req.sku, qty=req.qty,
+                                   unit_price_cents=product.price_cents, location=home.location))
+        merchandise = sum(x.paid_cents for x in lines)
+        order = Order(id=order_id, customer_id=cmd.customer_id, placed_at=at, status=OrderStatus.placed,
+                      ship_region=cmd.ship_region, ship_address_id=cmd.ship_address_id,
+                      shipping_method=cmd.shipping_method, fee_cents=cmd.fee_cents,
+                      promised_by=cmd.promised_by, captured_cents=merchandise + cmd.fee_cents)
+        s.add(order)
+        s.flush()
+        s.add_all(lines)
+        uow.emit(event("order.placed", order_id, at, customer_id=cmd.customer_id,
+                       shipping_method=cmd.shipping_method, promised_by=cmd.promised_by,
+                       captured_cents=order.captured_cents,
+                       lines=[{"sku": x.sku, "qty": x.qty} for x in lines]))
+        uow.commit()
+        return order_id
+
+
+def screen_order(engine: Engine, order_id: str, score: float, *, at: datetime, rules: OmsRules) -> Outcome:
+    """Record the payment screening score; at or above the hold score, hold and raise `fraud_hold`."""
+    if not 0 <= score <= 1:
+        raise PreconditionFailed(f"fraud score must be in [0, 1], got {score}")
+    with UnitOfWork(engine) as uow:
+        order: Order = _get(uow.session, Order, order_id, "order")
+        uow.emit(step(ORDER, order, order_id, "screen", at, fraud_score=score))
+        order.fraud_score = score
+        raised: tuple[str, ...] = ()
+        if detect_fraud_hold(score, rules.triggers):
+            uow.emit(step(ORDER, order, order_id, "hold", at, fraud_score=score))
+            raised = _ids(raise_once(uow, type=ExceptionType.fraud_hold, trigger=f"score:{score}",
+                                     order_id=order_id, at=at, detail={"fraud_score": score}))
+        uow.commit()
+        return Outcome(order.status, raised)
+
+
+def release_hold(engine: Engine, order_id: str, *, at: datetime, fraud_score: float | None = None) -> Outcome:
+    """Take an order off hold (a re-score or a supervisor's decision); it goes back to allocation."""
+    with UnitOfWork(engine) as uow:
+        order: Order = _get(uow.session, Order, order_id, "order")
+        data = {} if fraud_score is None else {"fraud_score": fraud_score}
+        uow.emit(step(ORDER, order, order_id, "release", at, **data))
+        if fraud_score is not None:
+            order.fraud_score = fraud_score
+        uow.commit()
+        return Outcome(order.status)
+
+
+def cancel_order(engine: Engine, order_id: str, *, at: datetime, reason: str) -> Outcome:
+    """Cancel every open line, release their reservations, cancel unshipped shipments.
+
+    Money is not moved here: refunds are their own action.
+    """
+    with UnitOfWork(engine) as uow:
+        s = uow.session
+        order: Order = _get(s, Order, order_id, "order")
+        uow.emit(step(ORDER, order, order_id, "cancel", at, reason=reason))
+        for line in _lines(s, order_id):
+            if line.status in (LineStatus.open, LineStatus.backordered):
+                if line.reserved:
+                    release_stock(s, line.location, line.sku, line.qty)
+                    line.reserved = False
+                    uow.emit(event("stock.released", f"{line.location}/{line.sku}", at, qty=line.qty,
+                                   order_id=order_id))
+                uow.emit(step(LINE, line, _line_id(line), "cancel", at))
+        for shp in s.exec(select(Shipment).where(Shipment.order_id == order_id)
+                          .order_by(col(Shipment.id))).all():
+            if shp.status in (ShipmentStatus.created, ShipmentStatus.picked):
+                uow.emit(step(SHIPMENT, shp, shp.id, "cancel", at))
+        uow.commit()
+        return Outcome(order.status)
+
+
+# --------------------------------------------------------------------------- allocation and routing
+
+
+def allocate_order(engine: Engine, order_id: str, *, at: datetime, rules: OmsRules) -> AllocationResult:
+    """Reserve ATP for every line, route by the option rules, create one shipment per location.
+
+    A line no location can cover raises `stockout`; a shipment whose ETA is
+    already past the trigger raises `delay`. Never oversells: each reservation
+    is a conditional UPDATE, and one that loses a race counts as short.
+    """
+    with UnitOfWork(engine) as uow:
+        s = uow.session
+        order: Order = _get(s, Order, order_id, "order")
+        uow.emit(step(ORDER, order, order_id, "allocate", at))
+        lines = [x for x in _lines(s, order_id) if x.status == LineStatus.open and not x.reserved]
+        plan = plan_allocation(
+            [LineNeed(x.line_no, x.sku, x.qty) for x in lines],
+            _quotes(s, order.ship_region, order.shipping_method),
+            stock_snapshot(s, [x.sku for x in lines]),
+            now=at, promised_by=order.promised_by, carbon_cents_per_kg=rules.carbon_cents_per_kg)
+        by_no = {x.line_no: x for x in lines}
+        groups: dict[str, list[OrderLine]] = {}
+        etas: dict[str, datetime] = {}
+        shorts: list[Short] = []
+        raised: list[OrderException | None] = []
+        for a in plan:
+            line = by_no[a.line_no]
+            line.location = a.location
+            if a.short_qty == 0 and reserve_stock(s, a.location, a.sku, a.qty):
+                line.reserved = True
+                groups.setdefault(a.location, []).append(line)
+                etas[a.location] = a.eta
+                uow.emit(event("stock.reserved", f"{a.location}/{a.sku}", at, qty=a.qty, order_id=order_id))
+                continue
+            short = Short(a.sku, a.location, a.qty)
+            shorts.append(short)
+            uow.emit(event("stock.short", f"{a.location}/{a.sku}", at, qty=a.qty, order_id=order_id,
+                           stage="allocation"))
+            raised.append(raise_once(uow, type=ExceptionType.stockout, trigger="allocation",
+                                     order_id=order_id, at=at, sku=a.sku, location=a.location,
+                                     short_qty=a.qty, detail={"stage": "allocation", "line_qty": a.qty}))
+        shipment_ids = []
+        for location in sorted(groups):
+            shp = Shipment(id=uow.next_id("shipment", "S-"), order_id=order_id, location=location,
+                           service=order.shipping_method, status=ShipmentStatus.created,
+                           eta=etas[location], created_at=at)
+            s.add(shp)
+            s.flush()
+            s.add_all(ShipmentLine(shipment_id=shp.id, sku=x.sku, qty=x.qty) for x in groups[location])
+            shipment_ids.append(shp.id)
+            uow.emit(event("shipment.created", shp.id, at, order_id=order_id, location=location,
+                           service=shp.service, eta=shp.eta,
+                           lines=[{"sku": x.sku, "qty": x.qty} for x in groups[location]]))
+            raised.append(_check_delay(uow, shp, order, at, rules.triggers))
+        uow.commit()
+        return AllocationResult(order_id, tuple(shipment_ids), tuple(shorts), _ids(*raised))
+
+
+# --------------------------------------------------------------------------- fulfilment
+
+
+def pick_shipment(engine: Engine, shipment_id: str, *, at: datetime,
+                  found: Mapping[str, int] | None = None) -> PickResult:
+    """Pick a shipment's lines. `found` says how many of a sku the picker actually found.
+
+    A short pick writes the missing units off (on hand and reserved drop
+    together), raises `stockout` for them, and leaves the shipment `created`
+    until the exception is resolved.
+    """
+    with UnitOfWork(engine) as uow:
+        s = uow.session
+        shp: Shipment = _get(s, Shipment, shipment_id, "shipment")
+        SHIPMENT.target(shipment_id, shp.status, "pick")
+        items = s.exec(select(ShipmentLine).where(ShipmentLine.shipment_id == shipment_id)
+                       .order_by(col(ShipmentLine.id))).all()
+        shorts, raised = [], []
+        for item in items:
+            missing = item.qty - min(item.qty, (found or {}).get(item.sku, item.qty))
+            if missing <= 0:
+                continue
+            if not consume_stock(s, shp.location, item.sku, missing):
+                raise PreconditionFailed(f"{shp.location} holds no reservation of {missing} {item.sku}")
+            shorts.append(Short(item.sku, shp.location, missing))
+            uow.emit(event("stock.written_off", f"{shp.location}/{item.sku}", at, qty=missing,
+                           shipment_id=shipment_id))
+            raised.append(raise_once(uow, type=ExceptionType.stockout, trigger=f"pick:{shipment_id}",
+                                     order_id=shp.order_id, at=at, sku=item.sku, location=shp.location,
+                                     short_qty=missing, shipment_id=shipment_id,
+                                     detail={"stage": "pick", "line_qty": item.qty,
+                                             "found": item.qty - missing}))
+        if shorts:
+            uow.emit(event("shipment.short_picked", shipment_id, at, order_id=shp.order_id,
+                           shorts=[{"sku": x.sku, "short_qty": x.short_qty} for x in shorts]))
+            uow.commit()
+            return PickResult(shipment_id, False, tuple(shorts), _ids(*raised))
+        uow.emit(step(SHIPMENT, shp, shipment_id, "pick", at, order_id=shp.order_id))
+        order: Order = _get(s, Order, shp.order_id, "order")
+        if order.status == OrderStatus.allocated:
+            uow.emit(step(ORDER, order, order.id, "start_fulfillment", at))
+        uow.commit()
+        return PickResult(shipment_id, True)
+
+
+def dispatch_shipment(engine: Engine, shipment_id: str, *, at: datetime) -> Outcome:
+    """Hand a picked shipment to the carrier: its stock leaves, its lines ship."""
+    with UnitOfWork(engine) as uow:
+        s = uow.session
+        shp: Shipment = _get(s, Shipment, shipment_id, "shipment")
+        uow.emit(step(SHIPMENT, shp, shipment_id, "dispatch", at, order_id=shp.order_id, eta=shp.eta))
+        shp.dispatched_at = at
+        order: Order = _get(s, Order, shp.order_id, "order")
+        lines = _lines(s, order.id)
+        for item in s.exec(select(ShipmentLine).where(ShipmentLine.shipment_id == shipment_id)
+                           .order_by(col(ShipmentLine.id))).all():
+            if not consume_stock(s, shp.location, item.sku, item.qty):
+                raise InsufficientStock(shp.location, item.sku, item.qty, 0)
+            line = next((x for x in lines if x.sku == item.sku and x.location == shp.location
+                         and x.status == LineStatus.open), None)
+            if line is not None:
+                line.reserved = False
+                uow.emit(step(LINE, line, _line_id(line), "ship", at, shipment_id=shipment_id))
+        if all(x.status in (LineStatus.shipped, LineStatus.delivered, LineStatus.cancelled) for x in lines):
+            uow.emit(step(ORDER, order, order.id, "ship", at))
+        uow.commit()
+        return Outcome(shp.status)
+
+
+def carrier_update(engine: Engine, shipment_id: str, update: CarrierUpdate, *, at: datetime,
+                   rules: OmsRules) -> Outcome:
+    """Apply a carrier's scan: a revised ETA, a lost parcel, or a delivery; detect delays on the spot."""
+    with UnitOfWork(engine) as uow:
+        s = uow.session
+        shp: Shipment = _get(s, Shipment, shipment_id, "shipment")
+        order: Order = _get(s, Order, shp.order_id, "order")
+        remark = {"remark": update.remark} if update.remark else {}
+        raised: OrderException | None = None
+        if update.status == "delivered":
+            uow.emit(step(SHIPMENT, shp, shipment_id, "deliver", at, order_id=order.id,
+                          scan=update.scan, **remark))
+            shp.delivered_at, shp.carrier_delivered_scan = at, update.scan
+            _deliver_lines(uow, shp, order, at)
+        elif update.status == "lost":
+            uow.emit(step(SHIPMENT, shp, shipment_id, "lose", at, order_id=order.id, **remark))
+            raised = _check_delay(uow, shp, order, at, rules.triggers, note=update.remark)
+        else:
+            if update.eta is None:
+                raise PreconditionFailed("an in-transit update carries the new ETA")
+            uow.emit(step(SHIPMENT, shp, shipment_id, "revise_eta", at, order_id=order.id,
+                          previous_eta=shp.eta, eta=update.eta, **remark))
+            shp.eta = update.eta
+            raised = _check_delay(uow, shp, order, at, rules.triggers, note=update.remark)
+        uow.commit()
+        return Outcome(shp.status, _ids(raised))
+
+
+def _check_delay(uow: UnitOfWork, shp: Shipment, order: Order, at: datetime, triggers: Triggers,
+                 note: str | None = None) -> OrderException | None:
+    trigger = detect_delay(shp.status, shp.eta, order.promised_by, triggers)
+    if trigger is None:
+        return None
+    return raise_once(uow, type=ExceptionType.delay, trigger=trigger, order_id=order.id, at=at,
+                      shipment_id=shp.id, note=note,
+                      detail={"delay_hours": round(delay_hours(shp.eta, order.promised_by), 4),
+                              "eta": iso(shp.eta), "promised_by": iso(order.promised_by),
+                              "lost": shp.status == ShipmentStatus.lost})
+
+
+def _deliver_lines(uow: UnitOfWork, shp: Shipment, order: Order, at: datetime) -> None:
+    s = uow.session
+    lines = _lines(s, order.id)
+    for item in s.exec(select(ShipmentLine).where(ShipmentLine.shipment_id == shp.id)
+                       .order_by(col(ShipmentLine.id))).all():
+        line = next((x for x in lines if x.sku == item.sku and x.location == shp.location
+                     and x.status == LineStatus.shipped), None)
+        if line is not None:
+            uow.emit(step(LINE, line, _line_id(line), "deliver", at, shipment_id=shp.id))
+    if order.status == OrderStatus.shipped and all(
+            x.status in (LineStatus.delivered, LineStatus.cancelled) for x in lines):
+        uow.emit(step(ORDER, order, order.id, "deliver", at))
+        customer: Customer = _get(s, Customer, order.customer_id, "customer")
+        customer.delivered_orders += 1
+        if order.ship_address_id not in customer.delivered_addresses:
+            customer.delivered_addresses = [*customer.delivered_addresses, order.ship_address_id]
+
+
+def tick(engine: Engine, *, at: datetime, rules: OmsRules) -> tuple[str, ...]:
+    """Run every detector over current state; safe to call as often as you like.
+
+    Each trigger raises one exception: a condition that stays true does not raise again.
+    """
+    with UnitOfWork(engine) as uow:
+        s = uow.session
+        raised: list[OrderException | None] = []
+        live = [ShipmentStatus.created, ShipmentStatus.picked, ShipmentStatus.in_transit,
+                ShipmentStatus.lost]
+        for shp, order in s.exec(select(Shipment, Order).join(Order, col(Order.id) == col(Shipment.order_id))
+                                 .where(col(Shipment.status).in_(live)).order_by(col(Shipment.id))).all():
+            raised.append(_check_delay(uow, shp, order, at, rules.triggers))
+        for order in s.exec(select(Order).where(Order.status == OrderStatus.on_hold)
+                            .order_by(col(Order.id))).all():
+            if detect_fraud_hold(order.fraud_score, rules.triggers):
+                raised.append(raise_once(uow, type=ExceptionType.fraud_hold,
+                                         trigger=f"score:{order.fraud_score}", order_id=order.id, at=at,
+                                         detail={"fraud_score": order.fraud_score}))
+        for ret in s.exec(select(Return).where(Return.status == "disputed").order_by(col(Return.id))).all():
+            if detect_return_dispute(ret.status):
+                raised.append(raise_once(uow, type=ExceptionType.return_dispute, trigger="disputed",
+                                         order_id=ret.order_id, at=at, return_id=ret.id, note=ret.claim or None,
+                                         detail={"reason": ret.reason}))
+        uow.commit()
+        return _ids(*raised)
+
+
+# --------------------------------------------------------------------------- returns
+
+
+def open_return(engine: Engine, order_id: str, items: Sequence[LineRequest], *, at: datetime,
+                reason: str | None, evidence: bool = False, claim: str = "") -> str:
+    """A customer sends delivered goods back; `reason` may be None when only the claim says why."""
+    with UnitOfWork(engine) as uow:
+        s = uow.session
+        _get(s, Order, order_id, "order")
+        delivered = {x.sku: x.qty for x in _lines(s, order_id) if x.status == LineStatus.delivered}
+        for item in items:
+            if delivered.get(item.sku, 0) < item.qty:
+                raise PreconditionFailed(f"order {order_id} has no {item.qty} delivered {item.sku} to return")
+        ret = Return(id=uow.next_id("return", "R-"), order_id=order_id, reason=reason, evidence=evidence,
+                     claim=claim, status="open")
+        s.add(ret)
+        s.flush()
+        s.add_all(ReturnLine(return_id=ret.id, sku=x.sku, qty=x.qty) for x in items)
+        uow.emit(event("return.opened", ret.id, at, order_id=order_id, reason=reason, evidence=evidence,
+                       lines=[{"sku": x.sku, "qty": x.qty} for x in items]))
+        uow.commit()
+        return ret.id
+
+
+def dispute_return(engine: Engine, return_id: str, *, at: datetime, claim: str | None = None,
+                   reason: str | None = None, evidence: bool | None = None) -> Outcome:
+    """The customer disputes a return: the return becomes `disputed` and raises `return_dispute`."""
+    with UnitOfWork(engine) as uow:
+        ret: Return = _get(uow.session, Return, return_id, "return")
+        uow.emit(step(RETURN, ret, return_id, "dispute", at, order_id=ret.order_id, claim=claim,
+                      reason=reason))
+        if claim:
+            ret.claim = claim
+        if reason is not None:
+            ret.reason = reason
+        if evidence is not None:
+            ret.evidence = evidence
+        raised = raise_once(uow, type=ExceptionType.return_dispute, trigger="disputed", order_id=ret.order_id,
+                            at=at, return_id=return_id, note=ret.claim or None, detail={"reason": ret.reason})
+        uow.commit()
+        return Outcome(ret.status, _ids(raised))
+
+
+def settle_return(engine: Engine, return_id: str, *, at: datetime, approve: bool,
+                  reason: str | None = None) -> Outcome:
+    """The OMS's routine decision on an undisputed return: approve refunds its paid value (capped)."""
+    with UnitOfWork(engine) as uow:
+        s = uow.session
+        ret: Return = _get(s, Return, return_id, "return")
+        order: Order = _get(s, Order, ret.order_id, "order")
+        if not approve:
+            uow.emit(step(RETURN, ret, return_id, "deny", at, order_id=order.id, reason=reason))
+            ret.decision_reason = reason
+            uow.commit()
+            return Outcome(ret.status)
+        prices = {x.sku: x.unit_price_cents for x in _lines(s, order.id)}
+        items = s.exec(select(ReturnLine).where(ReturnLine.return_id == return_id)).all()
+        amount = min(sum(prices[x.sku] * x.qty for x in items), order.refundable_cents)
+        uow.emit(step(RETURN, ret, return_id, "approve", at, order_id=order.id, amount_cents=amount))
+        ret.refund_cents, ret.decision_reason = amount, reason
+        if amount > 0:
+            order.refunded_cents += amount
+            uow.emit(event("order.refunded", order.id, at, amount_cents=amount, reason="return",
+                           return_id=return_id))
+        uow.commit()
+        return Outcome(ret.status)
+
+
+def promise_for(engine: Engine, region: str, service: str, *, at: datetime, slack_hours: float,
+                rules: OmsRules) -> datetime:
+    """The promise a storefront would quote: the cheapest option's ETA plus some slack."""
+    with Session(engine) as s:
+        options = build_options(_quotes(s, region, service), now=at, promised_by=at, current_cost_cents=0,
+                                carbon_cents_per_kg=rules.carbon_cents_per_kg, has_atp=lambda _loc: True)
+    best = cheapest(options)
+    if best is None:
+        raise PreconditionFailed(f"no {service} lane serves region {region!r}")
+    return utc(best.eta) + timedelta(hours=slack_hours)
