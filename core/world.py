@@ -252,7 +252,7 @@ def _row_groups(world: World) -> list[list[object]]:
         ))
         rows += [OrderLine(order_id=o.id, line_no=n, sku=x.sku, qty=x.qty,
                            unit_price_cents=x.unit_price_cents, location=x.location,
-                           status=x.status, reserved=x.status in ("open", "backordered"))
+                           status=x.status)
                  for n, x in enumerate(o.lines, start=1)]
         for s in o.shipments:
             rows.append(Shipment(id=s.id, order_id=o.id, location=s.location, service=s.service,

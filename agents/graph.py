@@ -1,0 +1,189 @@
+"""The exception graph: gather → plan → judge → apply → (await approval → decide → apply)* → close.
+
+Thread id = exception id. Every node's side effects are idempotent (state
+moves are conditional, action records are keyed, applying an applied record
+is a no-op), because LangGraph re-runs an interrupted node from its start and
+a replacement worker re-runs the node its predecessor died in.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import interrupt
+from sqlmodel import Session
+
+from agents.context import GraphContext
+from agents.planners.base import PlannerFailure
+from agents.state import ApprovalRequest, GraphState, HeldItem
+from core.exceptions import move_exception
+from core.facts import Facts, load_facts
+from core.models import AuditEntry, ExceptionState, OrderException
+from core.store import UnitOfWork
+from policies.actions import Proposal
+from policies.judge import Approval, judge
+from tools.records import record_proposals, records_of
+from tools.runner import apply_record, foreign_ref_checker
+
+Rt = Runtime[GraphContext]
+
+
+def gather(state: GraphState, runtime: Rt) -> GraphState:
+    cx = runtime.context
+    now = cx.clock.now()
+    with UnitOfWork(cx.engine) as uow:
+        exc = _exception(uow.session, state["exception_id"])
+        if exc.state in (ExceptionState.open, ExceptionState.failed):
+            if exc.state == ExceptionState.failed:
+                uow.emit(move_exception(exc, ExceptionState.open, now))
+            uow.emit(move_exception(exc, ExceptionState.working, now, by=cx.actor))
+        facts = load_facts(uow.session, exc.id, now, cx.carbon_cents_per_kg)
+        uow.commit()
+    return {"facts": facts.model_dump(mode="json"), "rounds": 0}
+
+
+def plan(state: GraphState, runtime: Rt) -> GraphState:
+    cx = runtime.context
+    facts = Facts.model_validate(state["facts"])
+    try:
+        result = cx.planner.plan(facts)
+    except PlannerFailure as err:
+        return {"proposals": [], "planner": f"{cx.planner.name}:{cx.planner.version}",
+                "failure": f"the planner failed: {err}"}
+    with UnitOfWork(cx.engine) as uow:
+        uow.session.add(AuditEntry(at=cx.clock.now(), exception_id=facts.exception.id, actor=cx.actor,
+                                   kind="planned", detail={"planner": result.planner, "version": result.version,
+                                                           "notes": list(result.notes), "usage": result.usage,
+                                                           "proposals": len(result.proposals)}))
+        uow.commit()
+    return {"proposals": [p.model_dump(mode="json") for p in result.proposals],
+            "planner": f"{result.planner}:{result.version}", "plan_notes": list(result.notes), "failure": None}
+
+
+def judge_proposals(state: GraphState, runtime: Rt) -> GraphState:
+    cx = runtime.context
+    facts = Facts.model_validate(state["facts"])
+    proposals = [Proposal.model_validate(p) for p in state.get("proposals", [])]
+    with UnitOfWork(cx.engine) as uow:
+        verdicts = judge(proposals, facts, is_foreign_ref=foreign_ref_checker(uow.session, facts.customer.id))
+        record_proposals(uow.session, facts.exception.id, proposals, verdicts, planner=state["planner"],
+                         now=cx.clock.now(), actor=cx.actor)
+        uow.commit()
+    return {}
+
+
+def apply(state: GraphState, runtime: Rt) -> GraphState:
+    cx = runtime.context
+    with UnitOfWork(cx.engine) as uow:
+        ready = [r.id for r in records_of(uow.session, state["exception_id"], ["pending", "approved"])]
+    for record_id in ready:
+        assert record_id is not None
+        apply_record(cx.engine, record_id, now=cx.clock.now(), actor=cx.actor)
+    return {}
+
+
+def after_apply(state: GraphState, runtime: Rt) -> Literal["await_approval", "close"]:
+    with UnitOfWork(runtime.context.engine) as uow:
+        held = records_of(uow.session, state["exception_id"], ["held"])
+    return "await_approval" if held or state.get("failure") else "close"
+
+
+def await_approval(state: GraphState, runtime: Rt) -> GraphState:
+    cx = runtime.context
+    with UnitOfWork(cx.engine) as uow:
+        exc = _exception(uow.session, state["exception_id"])
+        if exc.state == ExceptionState.working:
+            uow.emit(move_exception(exc, ExceptionState.awaiting_approval, cx.clock.now(),
+                                    reason=state.get("failure")))
+        held = records_of(uow.session, exc.id, ["held"])
+        request = ApprovalRequest(exception_id=exc.id, reason=state.get("failure"), items=[
+            HeldItem(key=r.idempotency_key, action=r.action, args=r.args, confidence=r.confidence,
+                     rationale=r.rationale, rule_ids=r.verdict.get("rule_ids", []),
+                     reasons=r.verdict.get("reasons", []), required_role=r.required_role) for r in held])
+        uow.commit()
+    interrupt(request.model_dump(mode="json"))
+    return {"rounds": state.get("rounds", 0) + 1, "failure": None}
+
+
+def decide(state: GraphState, runtime: Rt) -> GraphState:
+    """Judge again what supervisors approved, against the state as it is now; the decisions are in the store."""
+    cx = runtime.context
+    now = cx.clock.now()
+    with UnitOfWork(cx.engine) as uow:
+        exc = _exception(uow.session, state["exception_id"])
+        if exc.state == ExceptionState.awaiting_approval:
+            uow.emit(move_exception(exc, ExceptionState.working, now, by="supervisor"))
+        approved = [r for r in records_of(uow.session, exc.id, ["approved"]) if not r.verdict.get("rejudged")]
+        if approved:
+            facts = load_facts(uow.session, exc.id, now, cx.carbon_cents_per_kg)
+            proposals = [Proposal(action=r.action, args=r.args, confidence=r.confidence,
+                                  assumed=r.verdict.get("assumed", {})) for r in approved]
+            for rec, p in zip(approved, proposals, strict=True):
+                role = rec.verdict.get("decided_role", "supervisor")
+                v = judge([p], facts, approval=Approval(role=role, edited=bool(rec.verdict.get("edited"))),
+                          is_foreign_ref=foreign_ref_checker(uow.session, facts.customer.id))[0]
+                rec.verdict = {**rec.verdict, "rejudged": {"decision": v.decision, "rule_ids": list(v.rule_ids),
+                                                           "reasons": list(v.reasons)}}
+                rec.status = {"apply": "approved", "hold": "held", "deny": "denied"}[v.decision]
+                rec.required_role = v.required_role
+                uow.session.add(rec)
+        uow.commit()
+    return {}
+
+
+def close(state: GraphState, runtime: Rt) -> GraphState:
+    cx = runtime.context
+    now = cx.clock.now()
+    with UnitOfWork(cx.engine) as uow:
+        exc = _exception(uow.session, state["exception_id"])
+        records = records_of(uow.session, exc.id)
+        by_status: dict[str, list[dict[str, object]]] = {}
+        for r in records:
+            by_status.setdefault(r.status, []).append({"action": r.action, "args": r.args, "key": r.idempotency_key})
+        decided = [r for r in records if r.decided_by]
+        rejected_all = bool(decided) and not by_status.get("applied") and all(r.status == "rejected" for r in decided)
+        final = ExceptionState.rejected if rejected_all else ExceptionState.resolved
+        if exc.state in (ExceptionState.working, ExceptionState.awaiting_approval):
+            exc.resolution = {"outcome": "approval" if decided or state.get("rounds") else "auto",
+                              "planner": state.get("planner"), "notes": state.get("plan_notes", []),
+                              "actions": by_status}
+            uow.emit(move_exception(exc, final, now))
+        uow.commit()
+        return {"outcome": exc.state}
+
+
+def _exception(session: Session, exception_id: str) -> OrderException:
+    exc = session.get(OrderException, exception_id)
+    if exc is None:
+        raise LookupError(f"exception {exception_id!r} does not exist")
+    return exc
+
+
+def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
+    g = StateGraph(GraphState, context_schema=GraphContext)
+    g.add_node("gather", gather)
+    g.add_node("plan", plan)
+    g.add_node("judge", judge_proposals)
+    g.add_node("apply", apply)
+    g.add_node("await_approval", await_approval)
+    g.add_node("decide", decide)
+    g.add_node("reapply", apply)
+    g.add_node("close", close)
+    g.add_edge(START, "gather")
+    g.add_edge("gather", "plan")
+    g.add_edge("plan", "judge")
+    g.add_edge("judge", "apply")
+    g.add_conditional_edges("apply", after_apply)
+    g.add_edge("await_approval", "decide")
+    g.add_edge("decide", "reapply")
+    g.add_conditional_edges("reapply", after_apply)
+    g.add_edge("close", END)
+    return g.compile(checkpointer=checkpointer)
+
+
+graph = build_graph()
+"""Registered in langgraph.json for `langgraph dev` (which brings its own checkpointer)."""

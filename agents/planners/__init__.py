@@ -1,0 +1,22 @@
+"""Planners: `rules` (the default, deterministic) and `llm` (a model behind the OpenAI API)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from agents.planners.base import Plan, Planner, PlannerFailure
+from agents.planners.rules import RulesPlanner
+
+__all__ = ["Plan", "Planner", "PlannerFailure", "RulesPlanner", "get_planner"]
+
+
+def get_planner(name: str = "rules", *, cassette_dir: Path | None = None, case_id: str | None = None,
+                **options: Any) -> Planner:
+    if name == "rules":
+        return RulesPlanner()
+    if name == "llm":
+        from agents.planners.llm import LLMPlanner  # imported lazily: only QA runs and live use need it
+
+        return LLMPlanner.from_settings(cassette_dir=cassette_dir, case_id=case_id, **options)
+    raise ValueError(f"unknown planner {name!r}: choose rules or llm")

@@ -1,0 +1,108 @@
+"""One path per behaviour: the worker, the API and the eval runner all work exceptions through here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
+from sqlalchemy import Engine
+
+from agents.context import GraphContext
+from agents.graph import build_graph
+from agents.planners import get_planner
+from agents.planners.base import Planner
+from agents.state import ApprovalResponse
+from core.clock import Clock
+from core.models import OrderException
+from core.store import UnitOfWork
+from policies.book import BOOK
+from tools.records import records_of
+
+_GRAPHS: dict[int, CompiledStateGraph] = {}
+
+
+@dataclass(frozen=True)
+class ActionView:
+    action: str
+    status: str
+    args: dict[str, Any]
+    rule_ids: list[str]
+    reasons: list[str]
+    confidence: float
+    required_role: str | None
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class WorkResult:
+    exception_id: str
+    state: str
+    actions: list[ActionView] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> str:
+        """`auto` when nothing waits for, or went through, a supervisor."""
+        return "approval" if any(a.status == "held" for a in self.actions) else "auto"
+
+
+def compiled(checkpointer: BaseCheckpointSaver) -> CompiledStateGraph:
+    key = id(checkpointer)
+    if key not in _GRAPHS:
+        _GRAPHS[key] = build_graph(checkpointer)
+    return _GRAPHS[key]
+
+
+def _context(engine: Engine, clock: Clock, planner: Planner | None, carbon: int | None, actor: str) -> GraphContext:
+    return GraphContext(engine=engine, clock=clock, planner=planner or get_planner("rules"),
+                        carbon_cents_per_kg=BOOK.carbon.cents_per_kg_default if carbon is None else carbon,
+                        actor=actor)
+
+
+def work_exception(
+    engine: Engine, exception_id: str, *, clock: Clock, planner: Planner | None = None,
+    carbon_cents_per_kg: int | None = None, checkpointer: BaseCheckpointSaver | None = None,
+    actor: str = "agent",
+) -> WorkResult:
+    """Run the graph for one exception until it ends or waits for a supervisor.
+
+    With a durable checkpointer, a thread that already started (a worker died
+    mid-graph) continues from its last checkpoint instead of starting over.
+    """
+    graph = compiled(checkpointer or InMemorySaver())
+    config = {"configurable": {"thread_id": exception_id}}
+    snapshot = graph.get_state(config)
+    payload: dict[str, Any] | None = {"exception_id": exception_id}
+    if snapshot.next and not snapshot.interrupts:
+        payload = None
+    elif snapshot.interrupts:
+        return result_of(engine, exception_id)
+    graph.invoke(payload, config, context=_context(engine, clock, planner, carbon_cents_per_kg, actor))
+    return result_of(engine, exception_id)
+
+
+def resume_exception(
+    engine: Engine, exception_id: str, *, clock: Clock, checkpointer: BaseCheckpointSaver,
+    decided_by: str, planner: Planner | None = None, carbon_cents_per_kg: int | None = None,
+) -> WorkResult:
+    """Resume a waiting thread once its held items are decided (the decisions are in the store)."""
+    graph = compiled(checkpointer)
+    config = {"configurable": {"thread_id": exception_id}}
+    graph.invoke(Command(resume=ApprovalResponse(decided_by=decided_by).model_dump()), config,
+                 context=_context(engine, clock, planner, carbon_cents_per_kg, decided_by))
+    return result_of(engine, exception_id)
+
+
+def result_of(engine: Engine, exception_id: str) -> WorkResult:
+    with UnitOfWork(engine) as uow:
+        exc = uow.session.get(OrderException, exception_id)
+        if exc is None:
+            raise LookupError(f"exception {exception_id!r} does not exist")
+        views = [ActionView(action=r.action, status=r.status, args=dict(r.args),
+                            rule_ids=list(r.verdict.get("rule_ids", [])), reasons=list(r.verdict.get("reasons", [])),
+                            confidence=r.confidence, required_role=r.required_role, key=r.idempotency_key)
+                 for r in records_of(uow.session, exception_id)]
+        return WorkResult(exception_id=exception_id, state=exc.state, actions=views)

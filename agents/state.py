@@ -1,0 +1,51 @@
+"""The exception graph's state and its typed interrupt request and response."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict
+
+from pydantic import BaseModel, ConfigDict
+
+
+class GraphState(TypedDict, total=False):
+    exception_id: str
+    facts: dict[str, Any]
+    proposals: list[dict[str, Any]]
+    planner: str
+    plan_notes: list[str]
+    failure: str | None
+    rounds: int
+    outcome: str
+
+
+class HeldItem(BaseModel):
+    """One held action as a supervisor sees it: what, why, and who may decide."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    action: str
+    args: dict[str, Any]
+    confidence: float
+    rationale: str
+    rule_ids: list[str]
+    reasons: list[str]
+    required_role: str | None
+
+
+class ApprovalRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    exception_id: str
+    items: list[HeldItem]
+    reason: str | None = None
+    allowed: tuple[Literal["approve", "edit", "reject"], ...] = ("approve", "edit", "reject")
+
+
+class ApprovalResponse(BaseModel):
+    """What resumes the graph; the decisions themselves are stored per item, keyed by action key."""
+
+    model_config = ConfigDict(frozen=True)
+
+    decided_by: str
+    note: str | None = None
