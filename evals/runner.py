@@ -80,9 +80,11 @@ def default_work() -> WorkFn:
     return work_exception  # type: ignore[return-value]
 
 
-def planner_factory(kind: PlannerKind, cassettes: Path | None = None) -> PlannerFor:
+def planner_factory(kind: PlannerKind, cassettes: Path | None = None,
+                    get_planner: Callable[..., Any] | None = None) -> PlannerFor:
     """A planner per case; the llm one replays `<case id>.yaml` from `cassettes` or the case's folder."""
-    from agents.planners import get_planner
+    if get_planner is None:
+        from agents.planners import get_planner
 
     if kind == "rules":
         return lambda _case: get_planner("rules")
