@@ -40,7 +40,8 @@ def make_eval_app(work: WorkFn | None = None, planners: PlannerFactory | None = 
 
     @app.command("run")
     def run(
-        paths: Annotated[list[Path], typer.Argument(help="Case files, or folders searched for *.json.")],
+        paths: Annotated[list[Path], typer.Argument(
+            metavar="PATH", help="Case files, or folders searched for *.json.")],
         planner: Annotated[PlannerChoice, typer.Option(help="Which planner proposes actions.")]
         = PlannerChoice.rules,
         cassettes: Annotated[Path | None, typer.Option(

@@ -165,6 +165,8 @@ def _message(err: Any) -> str:
         return "unknown key (the case format does not name it)"
     if kind == "union_tag_not_found":
         return "required field is missing (one of delay, stockout, fraud_hold, return_dispute)"
+    if kind == "model_type" and not err["loc"]:
+        return "a case must be a JSON object"
     if kind == "value_error":
         return str(err["msg"]).removeprefix("Value error, ")
     return str(err["msg"])

@@ -90,7 +90,8 @@ def action_matches(expected: ExpectedAction, produced: ProducedAction) -> bool:
         for name, value in expected.fields.items())
 
 
-def maximum_matching(expected: Sequence[ExpectedAction], produced: Sequence[ProducedAction]) -> dict[int, int]:
+def maximum_matching(expected: Sequence[ExpectedAction],
+                     produced: Sequence[ProducedAction]) -> dict[int, int]:
     """Expected index -> produced index, as many pairs as possible (augmenting paths, Kuhn)."""
     edges = [[j for j, p in enumerate(produced) if action_matches(e, p)] for e in expected]
     owner: dict[int, int] = {}

@@ -60,9 +60,10 @@ def test_unknown_key_is_refused_naming_the_field(tmp_path: Path) -> None:
     case["world"]["orders"][0]["shipments"][0]["carrier"] = "UPS"
     case["expect"]["forbiden"] = ["cancel_order"]
     path = write_case(tmp_path, "typo.json", case)
+    unknown = "unknown key (the case format does not name it)"
     assert errors_of(path) == [
-        f"{path.as_posix()}: world.orders[0].shipments[0].carrier: unknown key (the case format does not name it)",
-        f"{path.as_posix()}: expect.forbiden: unknown key (the case format does not name it)",
+        f"{path.as_posix()}: world.orders[0].shipments[0].carrier: {unknown}",
+        f"{path.as_posix()}: expect.forbiden: {unknown}",
     ]
 
 
@@ -203,3 +204,8 @@ def test_a_file_given_directly_loads(tmp_path: Path) -> None:
     path = write_case(tmp_path, "one.json", make_case())
     write_case(tmp_path, "other.json", "[")
     assert [c.path for c in load_suite([path]).cases] == [path]
+
+
+def test_a_file_that_is_not_an_object_is_refused(tmp_path: Path) -> None:
+    path = write_case(tmp_path, "a.json", "[1]")
+    assert errors_of(path) == [f"{path.as_posix()}: (the file): a case must be a JSON object"]

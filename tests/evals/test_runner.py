@@ -35,7 +35,8 @@ def test_the_exception_is_raised_at_the_case_now_with_its_fields(tmp_path: Path,
 
 
 def test_every_case_gets_a_fresh_world(tmp_path: Path, fake_work: FakeWork) -> None:
-    run_suite(suite_of(tmp_path, make_case("a"), make_case("b")), work=fake_work, planner_for=planner_per_case)
+    suite = suite_of(tmp_path, make_case("a"), make_case("b"))
+    run_suite(suite, work=fake_work, planner_for=planner_per_case)
     assert [c["exception"]["id"] for c in fake_work.calls] == ["EX-000001", "EX-000001"]
 
 
