@@ -15,7 +15,7 @@ from core.store import UnitOfWork
 S = ExceptionState
 EXCEPTION_TRANSITIONS: dict[str, frozenset[str]] = {
     S.open: frozenset({S.working}),
-    S.working: frozenset({S.awaiting_approval, S.resolved, S.failed, S.open}),
+    S.working: frozenset({S.awaiting_approval, S.resolved, S.rejected, S.failed, S.open}),
     S.awaiting_approval: frozenset({S.working, S.resolved, S.rejected, S.escalated}),
     S.failed: frozenset({S.open}),
     S.resolved: frozenset(),
