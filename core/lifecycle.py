@@ -56,7 +56,8 @@ ORDER = Machine("order", {
     "start_fulfillment": ({OS.allocated}, OS.in_fulfillment, "in_fulfillment"),
     "ship": ({OS.allocated, OS.in_fulfillment}, OS.shipped, "shipped"),
     "deliver": ({OS.shipped}, OS.delivered, "delivered"),
-    "cancel": ({OS.placed, OS.on_hold, OS.allocated, OS.in_fulfillment, OS.shipped}, OS.cancelled, "cancelled"),
+    "cancel": ({OS.placed, OS.on_hold, OS.allocated, OS.in_fulfillment, OS.shipped}, OS.cancelled,
+               "cancelled"),
 })
 
 LINE = Machine("line", {

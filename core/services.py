@@ -512,8 +512,8 @@ def tick(engine: Engine, *, at: datetime, rules: OmsRules) -> tuple[str, ...]:
         for ret in s.exec(select(Return).where(Return.status == "disputed").order_by(col(Return.id))).all():
             if detect_return_dispute(ret.status):
                 raised.append(raise_once(uow, type=ExceptionType.return_dispute, trigger="disputed",
-                                         order_id=ret.order_id, at=at, return_id=ret.id, note=ret.claim or None,
-                                         detail={"reason": ret.reason}))
+                                         order_id=ret.order_id, at=at, return_id=ret.id,
+                                         note=ret.claim or None, detail={"reason": ret.reason}))
         uow.commit()
         return _ids(*raised)
 
@@ -586,13 +586,16 @@ def settle_return(engine: Engine, return_id: str, *, at: datetime, approve: bool
         return Outcome(ret.status)
 
 
-def promise_for(engine: Engine, region: str, service: str, *, at: datetime, slack_hours: float,
-                rules: OmsRules) -> datetime:
-    """The promise a storefront would quote: the cheapest option's ETA plus some slack."""
+def promise_for(engine: Engine, region: str, service: str, lines: Sequence[LineRequest], *, at: datetime,
+                slack_hours: float, rules: OmsRules) -> datetime:
+    """The promise a storefront would quote: the ETA of the option allocation would take, plus slack.
+
+    It looks at stock the way allocation will (one location for the whole
+    order if one can serve it), so a promise is late only when the world changes.
+    """
     with Session(engine) as s:
-        options = build_options(_quotes(s, region, service), now=at, promised_by=at, current_cost_cents=0,
-                                carbon_cents_per_kg=rules.carbon_cents_per_kg, has_atp=lambda _loc: True)
-    best = cheapest(options)
-    if best is None:
-        raise PreconditionFailed(f"no {service} lane serves region {region!r}")
-    return utc(best.eta) + timedelta(hours=slack_hours)
+        quotes = _quotes(s, region, service)
+        atp = stock_snapshot(s, [x.sku for x in lines])
+    plan = plan_allocation([LineNeed(n, x.sku, x.qty) for n, x in enumerate(lines, start=1)], quotes, atp,
+                           now=at, promised_by=at, carbon_cents_per_kg=rules.carbon_cents_per_kg)
+    return utc(max(a.eta for a in plan)) + timedelta(hours=slack_hours)

@@ -9,7 +9,8 @@ import pytest
 from core.detectors import Triggers, detect_delay, detect_fraud_hold, detect_return_dispute, detect_stockout
 from policies.book import BOOK
 
-BOOK_TRIGGERS = Triggers(delay_hours=BOOK.triggers.delay_hours, fraud_hold_score=BOOK.triggers.fraud_hold_score)
+BOOK_TRIGGERS = Triggers(delay_hours=BOOK.triggers.delay_hours,
+                         fraud_hold_score=BOOK.triggers.fraud_hold_score)
 PROMISE = datetime(2026, 3, 5, 18, 0, tzinfo=UTC)
 
 

@@ -32,8 +32,8 @@ from core.services import (
 
 def place(engine: Engine, rules: OmsRules, at: datetime, *lines: tuple[str, int],
           promise_hours: float = 48) -> str:
-    cmd = PlaceOrder(customer_id="C-1", ship_region="east", ship_address_id="A-1",
-                     shipping_method="standard", fee_cents=500, promised_by=at + timedelta(hours=promise_hours),
+    cmd = PlaceOrder(customer_id="C-1", ship_region="east", ship_address_id="A-1", shipping_method="standard",
+                     fee_cents=500, promised_by=at + timedelta(hours=promise_hours),
                      lines=tuple(LineRequest(sku, qty) for sku, qty in lines or [("SKU-A", 1)]))
     return place_order(engine, cmd, at=at, rules=rules)
 
@@ -171,7 +171,8 @@ def test_an_eta_3h59_past_the_promise_is_not_a_delay(shop: Engine, rules: OmsRul
     oid, sid = _in_transit(shop, rules, t0)
     promised = get(shop, Order, oid).promised_by
     eta = promised + timedelta(hours=3, minutes=59)
-    assert carrier_update(shop, sid, CarrierUpdate("in_transit", eta=eta), at=t0, rules=rules).exceptions == ()
+    assert carrier_update(shop, sid, CarrierUpdate("in_transit", eta=eta), at=t0,
+                          rules=rules).exceptions == ()
     assert tick(shop, at=t0, rules=rules) == ()
 
 
@@ -183,9 +184,11 @@ def test_an_eta_4h_past_the_promise_raises_one_delay_however_often_it_is_seen(
                          at=t0, rules=rules)
     assert len(out.exceptions) == 1
     assert tick(shop, at=t0 + timedelta(hours=1), rules=rules) == ()
-    assert carrier_update(shop, sid, CarrierUpdate("in_transit", eta=eta), at=t0, rules=rules).exceptions == ()
+    assert carrier_update(shop, sid, CarrierUpdate("in_transit", eta=eta), at=t0,
+                          rules=rules).exceptions == ()
     (exc,) = exceptions(shop)
-    assert (exc.type, exc.shipment_id, exc.note, exc.detail["delay_hours"]) == ("delay", sid, "hub backlog", 4)
+    assert (exc.type, exc.shipment_id, exc.note) == ("delay", sid, "hub backlog")
+    assert exc.detail["delay_hours"] == 4
 
 
 def test_a_lost_parcel_raises_a_delay_whatever_its_eta(shop: Engine, rules: OmsRules, t0: datetime) -> None:
