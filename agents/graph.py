@@ -1,5 +1,10 @@
 """The exception graph: gather → plan → judge → apply → (await approval → decide → apply)* → close.
 
+Gathering and planning share a node, and so do judging and applying: each
+node boundary is a checkpoint, and these are the two that matter. The plan is
+checkpointed before anything is recorded (a model is never asked twice for one
+exception), and judging and applying are idempotent together.
+
 Thread id = exception id. Every node's side effects are idempotent (state
 moves are conditional, action records are keyed, applying an applied record
 is a no-op), because LangGraph re-runs an interrupted node from its start and
@@ -27,12 +32,13 @@ from core.store import UnitOfWork
 from policies.actions import Proposal
 from policies.judge import Approval, judge
 from tools.records import record_proposals, records_of
-from tools.runner import apply_record, foreign_ref_checker
+from tools.runner import apply_ready, foreign_ref_checker
 
 Rt = Runtime[GraphContext]
 
 
-def gather(state: GraphState, runtime: Rt) -> GraphState:
+def gather_and_plan(state: GraphState, runtime: Rt) -> GraphState:
+    """Gather the facts (read tools), then ask the planner; checkpointed before anything is recorded."""
     cx = runtime.context
     now = cx.clock.now()
     with UnitOfWork(cx.engine) as uow:
@@ -43,53 +49,42 @@ def gather(state: GraphState, runtime: Rt) -> GraphState:
             uow.emit(move_exception(exc, ExceptionState.working, now, by=cx.actor))
         facts = load_facts(uow.session, exc.id, now, cx.carbon_cents_per_kg)
         uow.commit()
-    return {"facts": facts.model_dump(mode="json"), "rounds": 0}
-
-
-def plan(state: GraphState, runtime: Rt) -> GraphState:
-    cx = runtime.context
-    facts = Facts.model_validate(state["facts"])
+    gathered: GraphState = {"facts": facts.model_dump(mode="json"), "rounds": 0}
     try:
         result = cx.planner.plan(facts)
     except PlannerFailure as err:
-        return {"proposals": [], "planner": f"{cx.planner.name}:{cx.planner.version}",
-                "failure": f"the planner failed: {err}"}
-    with UnitOfWork(cx.engine) as uow:
-        uow.session.add(AuditEntry(at=cx.clock.now(), exception_id=facts.exception.id, actor=cx.actor,
-                                   kind="planned", detail={"planner": result.planner, "version": result.version,
-                                                           "notes": list(result.notes), "usage": result.usage,
-                                                           "proposals": len(result.proposals)}))
-        uow.commit()
-    return {"proposals": [p.model_dump(mode="json") for p in result.proposals],
-            "planner": f"{result.planner}:{result.version}", "plan_notes": list(result.notes), "failure": None}
+        return {**gathered, "proposals": [], "planner": f"{cx.planner.name}:{cx.planner.version}",
+                "plan_notes": [], "usage": {}, "failure": f"the planner failed: {err}"}
+    return {**gathered, "proposals": [p.model_dump(mode="json") for p in result.proposals],
+            "planner": f"{result.planner}:{result.version}", "plan_notes": list(result.notes),
+            "usage": dict(result.usage), "failure": None}
 
 
-def judge_proposals(state: GraphState, runtime: Rt) -> GraphState:
+def judge_and_apply(state: GraphState, runtime: Rt) -> GraphState:
+    """Judge every proposal, record it with its verdict (keyed, so a re-run finds the same rows), apply what may be."""
     cx = runtime.context
+    now = cx.clock.now()
     facts = Facts.model_validate(state["facts"])
     proposals = [Proposal.model_validate(p) for p in state.get("proposals", [])]
     with UnitOfWork(cx.engine) as uow:
+        uow.session.add(AuditEntry(at=now, exception_id=facts.exception.id, actor=cx.actor, kind="planned",
+                                   detail={"planner": state.get("planner"), "notes": state.get("plan_notes", []),
+                                           "usage": state.get("usage", {}), "proposals": len(proposals),
+                                           "failure": state.get("failure")}))
         verdicts = judge(proposals, facts, is_foreign_ref=foreign_ref_checker(uow.session, facts.customer.id))
         record_proposals(uow.session, facts.exception.id, proposals, verdicts, planner=state["planner"],
-                         now=cx.clock.now(), actor=cx.actor)
+                         now=now, actor=cx.actor)
         uow.commit()
-    return {}
+    return {"held": apply_ready(cx.engine, facts.exception.id, now=now, actor=cx.actor)}
 
 
-def apply(state: GraphState, runtime: Rt) -> GraphState:
+def reapply(state: GraphState, runtime: Rt) -> GraphState:
     cx = runtime.context
-    with UnitOfWork(cx.engine) as uow:
-        ready = [r.id for r in records_of(uow.session, state["exception_id"], ["pending", "approved"])]
-    for record_id in ready:
-        assert record_id is not None
-        apply_record(cx.engine, record_id, now=cx.clock.now(), actor=cx.actor)
-    return {}
+    return {"held": apply_ready(cx.engine, state["exception_id"], now=cx.clock.now(), actor=cx.actor)}
 
 
-def after_apply(state: GraphState, runtime: Rt) -> Literal["await_approval", "close"]:
-    with UnitOfWork(runtime.context.engine) as uow:
-        held = records_of(uow.session, state["exception_id"], ["held"])
-    return "await_approval" if held or state.get("failure") else "close"
+def after_apply(state: GraphState) -> Literal["await_approval", "close"]:
+    return "await_approval" if state.get("held") or state.get("failure") else "close"
 
 
 def await_approval(state: GraphState, runtime: Rt) -> GraphState:
@@ -153,7 +148,7 @@ def close(state: GraphState, runtime: Rt) -> GraphState:
                               "actions": by_status}
             uow.emit(move_exception(exc, final, now))
         uow.commit()
-        return {"outcome": exc.state}
+        return {"outcome": str(exc.state)}
 
 
 def _exception(session: Session, exception_id: str) -> OrderException:
@@ -165,19 +160,15 @@ def _exception(session: Session, exception_id: str) -> OrderException:
 
 def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
     g = StateGraph(GraphState, context_schema=GraphContext)
-    g.add_node("gather", gather)
-    g.add_node("plan", plan)
-    g.add_node("judge", judge_proposals)
-    g.add_node("apply", apply)
+    g.add_node("gather_and_plan", gather_and_plan)
+    g.add_node("judge_and_apply", judge_and_apply)
     g.add_node("await_approval", await_approval)
     g.add_node("decide", decide)
-    g.add_node("reapply", apply)
+    g.add_node("reapply", reapply)
     g.add_node("close", close)
-    g.add_edge(START, "gather")
-    g.add_edge("gather", "plan")
-    g.add_edge("plan", "judge")
-    g.add_edge("judge", "apply")
-    g.add_conditional_edges("apply", after_apply)
+    g.add_edge(START, "gather_and_plan")
+    g.add_edge("gather_and_plan", "judge_and_apply")
+    g.add_conditional_edges("judge_and_apply", after_apply)
     g.add_edge("await_approval", "decide")
     g.add_edge("decide", "reapply")
     g.add_conditional_edges("reapply", after_apply)

@@ -22,7 +22,7 @@ from core.store import UnitOfWork
 from policies.book import BOOK
 from tools.records import records_of
 
-_GRAPHS: dict[int, CompiledStateGraph] = {}
+_BASE = build_graph()
 
 
 @dataclass(frozen=True)
@@ -50,10 +50,8 @@ class WorkResult:
 
 
 def compiled(checkpointer: BaseCheckpointSaver) -> CompiledStateGraph:
-    key = id(checkpointer)
-    if key not in _GRAPHS:
-        _GRAPHS[key] = build_graph(checkpointer)
-    return _GRAPHS[key]
+    """The graph bound to a checkpointer: a shallow copy of one compiled graph, nothing cached per saver."""
+    return _BASE.copy(update={"checkpointer": checkpointer})
 
 
 def _context(engine: Engine, clock: Clock, planner: Planner | None, carbon: int | None, actor: str) -> GraphContext:

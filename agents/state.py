@@ -13,7 +13,9 @@ class GraphState(TypedDict, total=False):
     proposals: list[dict[str, Any]]
     planner: str
     plan_notes: list[str]
+    usage: dict[str, float]
     failure: str | None
+    held: int
     rounds: int
     outcome: str
 

@@ -8,9 +8,11 @@ testable without a database.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlmodel import Session, col, select
+from sqlalchemy import bindparam, select
+from sqlmodel import Session
 
 from core.errors import NotFound
 from core.models import (
@@ -195,86 +197,80 @@ class Facts(_Frozen):
                      == (location, region, service)), None)
 
 
+_X, _O, _C = OrderException.__table__, Order.__table__, Customer.__table__
+_L, _S, _SL = OrderLine.__table__, Shipment.__table__, ShipmentLine.__table__
+_R, _RL, _P = Return.__table__, ReturnLine.__table__, Product.__table__
+_LANE, _LOC, _INV, _A = Lane.__table__, Location.__table__, Inventory.__table__, ActionRecord.__table__
+_ID, _ORDER, _SKUS = bindparam("id"), bindparam("order"), bindparam("skus", expanding=True)
+_QUERIES: dict[str, Any] = {
+    "exception": select(_X).where(_X.c.id == _ID),
+    "order": select(_O).where(_O.c.id == _ID),
+    "customer": select(_C).where(_C.c.id == _ID),
+    "lines": select(_L).where(_L.c.order_id == _ORDER).order_by(_L.c.line_no),
+    "shipments": select(_S).where(_S.c.order_id == _ORDER).order_by(_S.c.id),
+    "ship_lines": select(_SL).join(_S).where(_S.c.order_id == _ORDER).order_by(_SL.c.id),
+    "returns": select(_R).where(_R.c.order_id == _ORDER).order_by(_R.c.id),
+    "ret_lines": select(_RL).join(_R).where(_R.c.order_id == _ORDER).order_by(_RL.c.id),
+    "products": select(_P).where(_P.c.sku.in_(_SKUS)),
+    "lanes": select(_LANE).where(_LANE.c.to_region == bindparam("region")).order_by(_LANE.c.id),
+    "locations": select(_LOC).where(_LOC.c.id.in_(bindparam("ids", expanding=True))),
+    "stock": select(_INV).where(_INV.c.sku.in_(_SKUS)).order_by(_INV.c.location, _INV.c.sku),
+    "prior": select(_A.c.action, _A.c.status, _A.c.args).where(_A.c.exception_id == _ID,
+                                                               _A.c.status.in_(["applied", "held"])).order_by(_A.c.id),
+}
+
+
 def load_facts(session: Session, exception_id: str, now: datetime,
                carbon_cents_per_kg: int) -> Facts:
-    exc = session.get(OrderException, exception_id)
-    if exc is None:
-        raise NotFound("exception", exception_id)
-    order = session.get(Order, exc.order_id)
-    if order is None:
-        raise NotFound("order", exc.order_id)
-    customer = session.get(Customer, order.customer_id)
-    if customer is None:
-        raise NotFound("customer", order.customer_id)
-    lines = session.exec(select(OrderLine).where(OrderLine.order_id == order.id)
-                         .order_by(col(OrderLine.line_no))).all()
-    shipments = session.exec(select(Shipment).where(Shipment.order_id == order.id)
-                             .order_by(col(Shipment.id))).all()
-    ship_ids = [s.id for s in shipments]
-    ship_lines = session.exec(select(ShipmentLine).where(col(ShipmentLine.shipment_id).in_(ship_ids))
-                              .order_by(col(ShipmentLine.id))).all() if ship_ids else []
-    returns = session.exec(select(Return).where(Return.order_id == order.id)
-                           .order_by(col(Return.id))).all()
-    ret_ids = [r.id for r in returns]
-    ret_lines = session.exec(select(ReturnLine).where(col(ReturnLine.return_id).in_(ret_ids))
-                             .order_by(col(ReturnLine.id))).all() if ret_ids else []
-    skus = sorted({x.sku for x in lines})
-    products = session.exec(select(Product).where(col(Product.sku).in_(skus))).all()
-    lanes = session.exec(select(Lane).where(Lane.to_region == order.ship_region)
-                         .order_by(col(Lane.id))).all()
-    loc_ids = sorted({x.from_location for x in lanes} | {x.location for x in lines}
-                     | {s.location for s in shipments})
-    locations = session.exec(select(Location).where(col(Location.id).in_(loc_ids))).all()
-    stock = session.exec(select(Inventory).where(col(Inventory.sku).in_(skus))
-                         .order_by(col(Inventory.location), col(Inventory.sku))).all()
-    prior = session.exec(select(ActionRecord).where(ActionRecord.exception_id == exc.id)
-                         .where(col(ActionRecord.status).in_(["applied", "held"]))
-                         .order_by(col(ActionRecord.id))).all()
+    """One exception's slice of the OMS, by prepared column queries (this runs on every guarded write)."""
+    conn = session.connection()
 
-    def items(rows: list[ShipmentLine] | list[ReturnLine], key: str, owner: str) -> tuple[ItemFacts, ...]:
-        return tuple(ItemFacts(sku=r.sku, qty=r.qty) for r in rows if getattr(r, key) == owner)
+    def rows(name: str, **params: Any) -> list[dict[str, Any]]:
+        return [dict(r) for r in conn.execute(_QUERIES[name], params).mappings()]
+
+    def one(name: str, ident: str) -> dict[str, Any]:
+        found = rows(name, id=ident)
+        if not found:
+            raise NotFound(name, ident)
+        return found[0]
+
+    x = one("exception", exception_id)
+    o = one("order", x["order_id"])
+    c = one("customer", o["customer_id"])
+    lines = rows("lines", order=o["id"])
+    shipments = rows("shipments", order=o["id"])
+    ship_lines = rows("ship_lines", order=o["id"]) if shipments else []
+    returns = rows("returns", order=o["id"])
+    ret_lines = rows("ret_lines", order=o["id"]) if returns else []
+    skus = sorted({x["sku"] for x in lines})
+    products = rows("products", skus=skus)
+    lanes = rows("lanes", region=o["ship_region"])
+    loc_ids = sorted({x["from_location"] for x in lanes} | {x["location"] for x in lines}
+                     | {x["location"] for x in shipments})
+    locations = rows("locations", ids=loc_ids)
+    stock = rows("stock", skus=skus)
+    prior = rows("prior", id=exception_id)
+
+    def items(source: list[dict[str, Any]], key: str, owner: str) -> tuple[ItemFacts, ...]:
+        return tuple(ItemFacts(sku=r["sku"], qty=r["qty"]) for r in source if r[key] == owner)
 
     return Facts(
         now=now,
         carbon_cents_per_kg=carbon_cents_per_kg,
-        exception=ExceptionFacts(
-            id=exc.id, type=exc.type, order_id=exc.order_id, shipment_id=exc.shipment_id,
-            sku=exc.sku, location=exc.location, short_qty=exc.short_qty,
-            return_id=exc.return_id, note=exc.note),
+        exception=ExceptionFacts(**{k: x[k] for k in ExceptionFacts.model_fields}),
         order=OrderFacts(
-            id=order.id, customer_id=order.customer_id, status=order.status,
-            ship_region=order.ship_region, ship_address_id=order.ship_address_id,
-            shipping_method=order.shipping_method, fee_cents=order.fee_cents,
-            promised_by=order.promised_by, captured_cents=order.captured_cents,
-            refunded_cents=order.refunded_cents, fraud_score=order.fraud_score,
-            goodwill_given=order.goodwill_given,
-            lines=tuple(LineFacts(line_no=x.line_no, sku=x.sku, qty=x.qty,
-                                  unit_price_cents=x.unit_price_cents, location=x.location,
-                                  status=x.status) for x in lines),
-            shipments=tuple(ShipmentFacts(
-                id=s.id, location=s.location, service=s.service, status=s.status, eta=s.eta,
-                delivered_at=s.delivered_at, carrier_delivered_scan=s.carrier_delivered_scan,
-                lines=items(list(ship_lines), "shipment_id", s.id)) for s in shipments),
-            returns=tuple(ReturnFacts(
-                id=r.id, reason=r.reason, evidence=r.evidence, claim=r.claim, status=r.status,
-                lines=items(list(ret_lines), "return_id", r.id)) for r in returns),
+            **{k: o[k] for k in OrderFacts.model_fields if k not in ("lines", "shipments", "returns")},
+            lines=tuple(LineFacts(**{k: r[k] for k in LineFacts.model_fields}) for r in lines),
+            shipments=tuple(ShipmentFacts(**{k: r[k] for k in ShipmentFacts.model_fields if k != "lines"},
+                                          lines=items(ship_lines, "shipment_id", r["id"])) for r in shipments),
+            returns=tuple(ReturnFacts(**{k: r[k] for k in ReturnFacts.model_fields if k != "lines"},
+                                      lines=items(ret_lines, "return_id", r["id"])) for r in returns),
         ),
-        customer=CustomerFacts(
-            id=customer.id, name=customer.name, email=customer.email, tier=customer.tier,
-            locale=customer.locale, delivered_orders=customer.delivered_orders,
-            chargebacks=customer.chargebacks, refunds_90d=customer.refunds_90d,
-            returns_90d=customer.returns_90d,
-            delivered_addresses=tuple(customer.delivered_addresses or ())),
-        products={p.sku: ProductFacts(sku=p.sku, name=p.name, price_cents=p.price_cents,
-                                      returnable=p.returnable, restock_at=p.restock_at)
-                  for p in products},
-        locations={x.id: LocationFacts(id=x.id, kind=x.kind, region=x.region,
-                                       handling_hours=x.handling_hours) for x in locations},
-        lanes=tuple(LaneFacts(from_location=x.from_location, to_region=x.to_region,
-                              service=x.service, transit_hours=x.transit_hours,
-                              cost_cents=x.cost_cents, co2_grams=x.co2_grams) for x in lanes),
-        stock=tuple(StockFacts(location=s.location, sku=s.sku, on_hand=s.on_hand,
-                               reserved=s.reserved) for s in stock),
-        prior_actions=tuple(PriorAction(action=a.action, status=a.status, args=a.args)
-                            for a in prior),
+        customer=CustomerFacts(**{k: c[k] for k in CustomerFacts.model_fields if k != "delivered_addresses"},
+                               delivered_addresses=tuple(c["delivered_addresses"] or ())),
+        products={p["sku"]: ProductFacts(**{k: p[k] for k in ProductFacts.model_fields}) for p in products},
+        locations={r["id"]: LocationFacts(**{k: r[k] for k in LocationFacts.model_fields}) for r in locations},
+        lanes=tuple(LaneFacts(**{k: r[k] for k in LaneFacts.model_fields}) for r in lanes),
+        stock=tuple(StockFacts(**{k: r[k] for k in StockFacts.model_fields}) for r in stock),
+        prior_actions=tuple(PriorAction(**r) for r in prior),
     )

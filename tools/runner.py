@@ -23,6 +23,7 @@ from policies.book import BOOK
 from policies.messages import message_problems
 from policies.preconditions import precondition_problem
 from tools.effects import EFFECTS, EffectContext
+from tools.records import records_of
 
 DONE = frozenset({"applied", "denied", "rejected", "expired", "failed"})
 APPLICABLE = frozenset({"pending", "approved"})
@@ -62,6 +63,50 @@ def apply_record(engine: Engine, record_id: int, *, now: datetime, actor: str) -
         _finish(uow, rec, "applied", now, actor, result)
         uow.commit()
         return rec
+
+
+def apply_ready(engine: Engine, exception_id: str, *, now: datetime, actor: str) -> int:
+    """Apply every pending or approved action of an exception, in order; return how many stay held.
+
+    All in one transaction when every effect goes through; if one is refused
+    by the OMS mid-way, the batch is rolled back and each is applied on its own.
+    """
+    with UnitOfWork(engine) as uow:
+        s = uow.session
+        ready = records_of(s, exception_id, ["pending", "approved"])
+        try:
+            for rec in ready:
+                _apply_in(uow, rec, now, actor)
+        except DomainError:
+            uow.rollback()
+            ready_ids = [r.id for r in ready]
+        else:
+            held = len(records_of(s, exception_id, ["held"]))
+            uow.commit()
+            return held
+    for record_id in ready_ids:
+        assert record_id is not None
+        apply_record(engine, record_id, now=now, actor=actor)
+    with UnitOfWork(engine) as uow:
+        return len(records_of(uow.session, exception_id, ["held"]))
+
+
+def _apply_in(uow: UnitOfWork, rec: ActionRecord, now: datetime, actor: str) -> None:
+    """Guard and apply one record inside the caller's transaction; raise DomainError if the OMS refuses."""
+    s = uow.session
+    if rec.status in DONE:
+        return
+    problem = _guard(s, rec, now)
+    if problem is not None:
+        _finish(uow, rec, "denied", now, actor, {"error": problem})
+        s.flush()
+        return
+    args = a.parse_args(rec.action, rec.args)
+    cx = EffectContext(session=s, now=now, exception_id=rec.exception_id, order_id=_order_id(s, rec.exception_id))
+    result = EFFECTS[type(args)](cx, args)
+    uow.emit(*cx.events)
+    _finish(uow, rec, "applied", now, actor, result)
+    s.flush()
 
 
 def _guard(s: Session, rec: ActionRecord, now: datetime) -> str | None:

@@ -118,11 +118,11 @@ CRASHING_WORKER = textwrap.dedent("""
 
     db, exception_id, now, crash = sys.argv[1], sys.argv[2], datetime.fromisoformat(sys.argv[3]), sys.argv[4]
     if crash == "crash":
-        real = agents.graph.apply_record
+        real = agents.graph.apply_ready
         def apply_then_die(*args, **kwargs):
             real(*args, **kwargs)
-            os._exit(17)  # the process dies right after the first effect is committed
-        agents.graph.apply_record = apply_then_die
+            os._exit(17)  # the process dies right after the effects are committed, before the checkpoint
+        agents.graph.apply_ready = apply_then_die
     saver = SqliteSaver(sqlite3.connect(db, check_same_thread=False))
     result = work_exception(make_engine(f"sqlite:///{db}"), exception_id, clock=FixedClock(now),
                             checkpointer=saver)
