@@ -1,0 +1,37 @@
+"""The FastAPI application factory: `create_app(settings)` wires the runtime once and mounts the routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.auth import TokenBook
+from api.routers import exceptions, orders, overview
+from api.runtime import Runtime, open_runtime
+from api.settings import ServiceSettings
+from core.clock import Clock
+
+
+def create_app(settings: ServiceSettings | None = None, *, clock: Clock | None = None,
+               runtime: Runtime | None = None) -> FastAPI:
+    """Build the app; pass `runtime` to share one with a worker in the same process (or a test)."""
+    settings = settings or (runtime.settings if runtime else ServiceSettings())
+    owned = runtime is None
+    rt = runtime or open_runtime(settings, clock=clock)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            rt.close()
+
+    app = FastAPI(title="Exception Control Tower", version="0.1.0", lifespan=lifespan,
+                  description="Orders, exceptions, held actions and supervisors' decisions over one OMS.")
+    app.state.runtime = rt
+    app.state.tokens = TokenBook(settings.tokens)
+    app.include_router(orders.router)
+    app.include_router(exceptions.router)
+    app.include_router(overview.router)
+    return app

@@ -1,0 +1,87 @@
+"""Held actions do not wait forever: each gets a deadline by its action class, and a sweep expires them.
+
+An expired action is never applied. Its exception leaves the supervisors'
+queue as `escalated` (whatever else of it was still held expires with it,
+since an escalated case is decided outside the tower), and the audit says so.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col, select
+
+from api.settings import ServiceSettings
+from core.exceptions import move_exception
+from core.models import ActionRecord, AuditEntry, ExceptionState, OrderException
+from core.store import UnitOfWork
+from policies.book import BOOK
+
+EXPIRY_ACTOR = "system:expiry"
+
+
+def max_wait(settings: ServiceSettings, action: str) -> timedelta:
+    try:
+        name = BOOK.autonomy.class_of(action).name
+    except StopIteration:
+        name = "irreversible"  # an unknown action waits no longer than the strictest class
+    return timedelta(hours=settings.hold_hours(name))
+
+
+def stamp_deadlines(engine: Engine, settings: ServiceSettings, *, now: datetime,
+                    exception_id: str | None = None) -> int:
+    """Give every held action without a deadline one: now + its class's max wait. Returns how many."""
+    with Session(engine) as s:
+        query = select(ActionRecord.id, ActionRecord.action).where(
+            ActionRecord.status == "held", col(ActionRecord.expires_at).is_(None))
+        if exception_id is not None:
+            query = query.where(ActionRecord.exception_id == exception_id)
+        rows = s.exec(query).all()
+        stamped = 0
+        for record_id, action in rows:
+            res = s.execute(update(ActionRecord)
+                            .where(col(ActionRecord.id) == record_id, col(ActionRecord.expires_at).is_(None))
+                            .values(expires_at=now + max_wait(settings, action)))
+            stamped += res.rowcount  # type: ignore[attr-defined]
+        s.commit()
+        return stamped
+
+
+def sweep_expired(engine: Engine, settings: ServiceSettings, *, now: datetime) -> list[str]:
+    """Expire held actions past their deadline and escalate their exceptions; returns the escalated ids."""
+    stamp_deadlines(engine, settings, now=now)
+    with Session(engine) as s:
+        due = sorted(set(s.exec(select(ActionRecord.exception_id).where(
+            ActionRecord.status == "held", col(ActionRecord.expires_at) <= now)).all()))
+    return [exc_id for exc_id in due if _escalate(engine, exc_id, now)]
+
+
+def _escalate(engine: Engine, exception_id: str, now: datetime) -> bool:
+    with UnitOfWork(engine) as uow:
+        s = uow.session
+        # Lock the exception first (a no-op UPDATE): decisions on it take the same lock, so one of us wins.
+        s.execute(update(OrderException).where(col(OrderException.id) == exception_id)
+                  .values(claimed_at=OrderException.claimed_at))
+        held = s.exec(select(ActionRecord).where(ActionRecord.exception_id == exception_id,
+                                                 ActionRecord.status == "held").order_by(col(ActionRecord.id))).all()
+        late = [r.idempotency_key for r in held if r.expires_at is not None and r.expires_at <= now]
+        if not late:
+            return False
+        for rec in held:
+            why = "its deadline passed" if rec.idempotency_key in late else "its case escalated"
+            res = s.execute(update(ActionRecord).where(col(ActionRecord.id) == rec.id, ActionRecord.status == "held")
+                            .values(status="expired", decided_by=EXPIRY_ACTOR, decided_at=now,
+                                    verdict={**rec.verdict, "expired": {"at": now.isoformat(), "why": why}}))
+            if res.rowcount:  # type: ignore[attr-defined]
+                s.add(AuditEntry(at=now, exception_id=exception_id, actor=EXPIRY_ACTOR, kind="action.expired",
+                                 detail={"key": rec.idempotency_key, "action": rec.action, "why": why,
+                                         "expires_at": rec.expires_at.isoformat() if rec.expires_at else None}))
+        exc = s.get(OrderException, exception_id)
+        if exc is not None and exc.state == ExceptionState.awaiting_approval:
+            uow.emit(move_exception(exc, ExceptionState.escalated, now, reason="held actions expired",
+                                    expired=late))
+            s.add(AuditEntry(at=now, exception_id=exception_id, actor=EXPIRY_ACTOR, kind="escalated",
+                             detail={"expired": late}))
+        uow.commit()
+        return True

@@ -1,0 +1,101 @@
+"""The composition root: one place wires the store, the checkpointer, the clock and the planner.
+
+The API, the worker and the CLI all build a `Runtime` here, so each behaviour
+has one path. The LangGraph checkpointer lives in the same database as the
+OMS (SQLite file → SqliteSaver on that file; PostgreSQL → PostgresSaver), which
+is what lets a replacement worker continue a thread its predecessor started.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
+from sqlalchemy import Engine
+
+from agents.planners import get_planner
+from agents.planners.base import Planner
+from api.settings import ServiceSettings
+from core.clock import Clock, WallClock
+from core.detectors import Triggers
+from core.services import OmsRules
+from core.store import make_engine, migrate
+from policies.book import BOOK
+
+_SETUP_LOCK_KEY = 0x70_77_72  # pg advisory lock: concurrent workers set the checkpointer tables up one at a time
+
+
+def oms_rules() -> OmsRules:
+    """The numbers the OMS obeys, from the policy book."""
+    return OmsRules(Triggers(delay_hours=BOOK.triggers.delay_hours, fraud_hold_score=BOOK.triggers.fraud_hold_score),
+                    carbon_cents_per_kg=BOOK.carbon.cents_per_kg_default)
+
+
+@dataclass
+class Runtime:
+    settings: ServiceSettings
+    engine: Engine
+    checkpointer: BaseCheckpointSaver
+    clock: Clock
+    rules: OmsRules = field(default_factory=oms_rules)
+    _closers: list[Any] = field(default_factory=list)
+
+    def planner(self) -> Planner:
+        return get_planner(self.settings.planner)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        for closer in reversed(self._closers):
+            closer()
+        self._closers.clear()
+        self.engine.dispose()
+
+
+def open_runtime(settings: ServiceSettings, *, clock: Clock | None = None, upgrade: bool = True,
+                 pool_size: int = 4) -> Runtime:
+    """Open the store (migrated unless told otherwise) and its durable checkpointer."""
+    engine = make_engine(settings.database_url)
+    if upgrade:
+        migrate(engine)
+    checkpointer, closers = make_checkpointer(engine, pool_size=pool_size)
+    return Runtime(settings=settings, engine=engine, checkpointer=checkpointer, clock=clock or WallClock(),
+                   _closers=closers)
+
+
+def make_checkpointer(engine: Engine, *, pool_size: int = 4) -> tuple[BaseCheckpointSaver, list[Any]]:
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        if url.database in (None, "", ":memory:"):
+            return InMemorySaver(), []  # one process, one in-memory store: nothing outlives it anyway
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        conn = sqlite3.connect(url.database, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        saver = SqliteSaver(conn)
+        saver.setup()
+        return saver, [conn.close]
+    if url.get_backend_name() == "postgresql":
+        import psycopg
+        from langgraph.checkpoint.postgres import PostgresSaver
+        from psycopg.rows import dict_row
+        from psycopg_pool import ConnectionPool
+
+        conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        pool = ConnectionPool(conninfo, min_size=1, max_size=pool_size, open=True,
+                              kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
+        with psycopg.connect(conninfo, autocommit=True) as lock_conn:
+            lock_conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK_KEY,))
+            try:
+                saver = PostgresSaver(pool)  # type: ignore[arg-type]
+                saver.setup()
+            finally:
+                lock_conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK_KEY,))
+        return saver, [pool.close]
+    raise ValueError(f"unsupported database {url.get_backend_name()!r}: use sqlite or postgresql")

@@ -1,0 +1,295 @@
+"""What crosses the HTTP boundary: validated requests and the response models the OpenAPI schema publishes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+# --------------------------------------------------------------------------- common
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int = Field(description="rows matching the filters, across all pages")
+    limit: int
+    offset: int
+
+
+class Problem(BaseModel):
+    """An error a client can act on: 401, 403, 404, 409."""
+
+    detail: str
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+    ctx: dict[str, Any] | None = None
+
+
+class ValidationProblem(BaseModel):
+    """422: every problem names the field it is about (`loc`)."""
+
+    detail: list[FieldError]
+
+
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "missing or unknown bearer token"},
+    403: {"model": Problem, "description": "the token's role may not do this"},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "no such entity"}}
+INVALID: dict[int | str, dict[str, Any]] = {422: {"model": ValidationProblem, "description": "invalid input"}}
+
+# --------------------------------------------------------------------------- orders and stock
+
+Method = Literal["standard", "express", "same_day"]
+
+
+class LineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: str = Field(min_length=1, max_length=64)
+    qty: int = Field(gt=0, le=1_000)
+
+
+class OrderIn(BaseModel):
+    """A storefront's order; prices come from the catalog, never from the client."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: str = Field(min_length=1, max_length=64)
+    ship_region: str = Field(min_length=1, max_length=64)
+    ship_address_id: str = Field(min_length=1, max_length=64)
+    shipping_method: Method
+    fee_cents: int = Field(ge=0, le=1_000_000)
+    promised_by: AwareDatetime
+    lines: list[LineIn] = Field(min_length=1, max_length=100)
+    fraud_score: float = Field(default=0.0, ge=0, le=1, description="the payment screening score in [0, 1]")
+
+
+class LineOut(BaseModel):
+    line_no: int
+    sku: str
+    qty: int
+    unit_price_cents: int
+    location: str
+    status: str
+    expected_at: datetime | None = None
+
+
+class ShipmentOut(BaseModel):
+    id: str
+    location: str
+    service: str
+    status: str
+    eta: datetime
+    delivered_at: datetime | None = None
+
+
+class ExceptionRef(BaseModel):
+    id: str
+    type: str
+    state: str
+
+
+class OrderSummary(BaseModel):
+    id: str
+    customer_id: str
+    status: str
+    placed_at: datetime
+    promised_by: datetime
+    shipping_method: str
+    captured_cents: int
+    refunded_cents: int
+    fraud_score: float
+
+
+class OrderOut(OrderSummary):
+    ship_region: str
+    ship_address_id: str
+    fee_cents: int
+    lines: list[LineOut]
+    shipments: list[ShipmentOut]
+    exceptions: list[ExceptionRef]
+
+
+class StockOut(BaseModel):
+    location: str
+    sku: str
+    on_hand: int
+    reserved: int
+    atp: int = Field(description="available to promise: on hand − reserved")
+
+
+# --------------------------------------------------------------------------- exceptions
+
+
+class ExceptionSummary(BaseModel):
+    id: str
+    type: str
+    state: str
+    order_id: str
+    customer_id: str
+    subject: str
+    raised_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+    age_hours: float
+    held: int = Field(description="actions waiting for a supervisor")
+    expires_at: datetime | None = Field(description="when the first held action expires, if any is held")
+    claimed_by: str | None
+
+
+class ActionOut(BaseModel):
+    key: str = Field(description="the idempotency key: what a decision selects")
+    action: str
+    args: dict[str, Any]
+    status: str
+    planner: str
+    confidence: float
+    rationale: str
+    rule_ids: list[str]
+    reasons: list[str]
+    verdict: dict[str, Any]
+    policy_version: str
+    required_role: str | None
+    proposed_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    applied_at: datetime | None
+    expires_at: datetime | None
+    result: dict[str, Any] | None
+
+
+class EventOut(BaseModel):
+    seq: int
+    at: datetime
+    type: str
+    aggregate: str
+    aggregate_id: str
+    data: dict[str, Any]
+
+
+class AuditOut(BaseModel):
+    at: datetime
+    actor: str
+    kind: str
+    detail: dict[str, Any]
+
+
+class DecisionRecord(BaseModel):
+    key: str
+    action: str
+    status: str
+    decided_by: str
+    decided_at: datetime | None
+    role: str | None
+    edited: bool
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    source: Literal["event", "audit"]
+    kind: str
+    actor: str | None
+    detail: dict[str, Any]
+
+
+class ExceptionDetail(ExceptionSummary):
+    shipment_id: str | None
+    sku: str | None
+    location: str | None
+    short_qty: int | None
+    return_id: str | None
+    note: str | None
+    detail: dict[str, Any]
+    resolution: dict[str, Any] | None
+    actions: list[ActionOut]
+    decisions: list[DecisionRecord]
+    events: list[EventOut]
+    audit: list[AuditOut]
+    timeline: list[TimelineEntry] = Field(description="events and audit entries merged, oldest first")
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+class ActionChoice(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(min_length=1, max_length=200)
+    args: dict[str, Any] | None = Field(default=None, description="for `edit`: the arguments to change")
+
+
+class DecisionIn(BaseModel):
+    """A supervisor's decision on held actions; `actions` omitted = every held action of the exception."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["approve", "reject", "edit"]
+    actions: list[ActionChoice | str] | None = Field(
+        default=None, max_length=100, description="held items by key (a string or {key, args})")
+    note: str | None = Field(default=None, max_length=2_000)
+
+
+class DecisionOut(BaseModel):
+    exception_id: str
+    decision: str
+    decided: list[str] = Field(description="keys of the actions this decision recorded")
+    decided_by: str
+    resumed: bool = Field(description="true when nothing was left undecided and the graph ran on")
+    state: str = Field(description="the exception's state after the decision (and the resumed graph)")
+    actions: list[ActionOut]
+    resume_error: str | None = None
+
+
+# --------------------------------------------------------------------------- kpis and policy
+
+
+class Count(BaseModel):
+    type: str
+    state: str
+    count: int
+
+
+class Money(BaseModel):
+    refunds_cents: int
+    credits_cents: int
+    total_cents: int
+    by_agents_cents: int = Field(description="the part paid by actions of exceptions")
+
+
+class Promises(BaseModel):
+    delivered_shipments: int
+    kept: int
+    rate: float | None
+
+
+class Kpis(BaseModel):
+    open_by_type_and_state: list[Count] = Field(description="exceptions not yet closed")
+    closed: int
+    auto_resolved: int
+    auto_resolution_rate: float | None = Field(description="closed with no supervisor decision / closed")
+    mean_hours_to_resolution: float | None
+    median_hours_to_resolution: float | None
+    paid_out: Money
+    promises: Promises
+
+
+class RuleOut(BaseModel):
+    id: str
+    section: str
+    description: str
+
+
+class PolicyOut(BaseModel):
+    name: str
+    version: str
+    sections: dict[str, Any] = Field(description="the book's numbers by section")
+    rules: list[RuleOut]

@@ -1,0 +1,122 @@
+"""Scratch stores and small worlds for the service's tests and benchmarks (never used at run time).
+
+`scratch_database` gives a migrated store of its own: a SQLite file, or a
+uniquely named PostgreSQL database on the server at TOWER_TEST_PG (default
+127.0.0.1:5432) that is dropped afterwards. Under CI (CI=true) an unreachable
+PostgreSQL is an error, never a reason to skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from core.exceptions import raise_exception
+from core.models import Customer, Inventory, Lane, Location, Order, OrderLine, Product
+from core.store import UnitOfWork
+
+PG_ADMIN = os.environ.get("TOWER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+class PostgresUnavailable(RuntimeError):
+    pass
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("true", "1", "yes")
+
+
+def postgres_reachable() -> str | None:
+    """None when the server answers, else why not."""
+    try:
+        with psycopg.connect(PG_ADMIN, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as err:
+        return f"PostgreSQL at {PG_ADMIN} is unreachable: {err}"
+    return None
+
+
+@contextmanager
+def postgres_database(prefix: str = "tower") -> Iterator[str]:
+    """A fresh database named `<prefix>_<random>`, dropped on exit; yields its SQLAlchemy URL."""
+    if (why := postgres_reachable()) is not None:
+        raise PostgresUnavailable(why)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN.rsplit("/", 1)[0]
+    try:
+        yield f"postgresql+psycopg://{base.removeprefix('postgresql://')}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def scratch_database(kind: str, directory: Path, prefix: str = "tower") -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / f'{prefix}.db'}"
+    elif kind == "postgresql":
+        with postgres_database(prefix) as url:
+            yield url
+    else:
+        raise ValueError(kind)
+
+
+def seed_shop(engine: Engine) -> None:
+    """Two warehouses serving US-NE and US-W; a trusted customer C-1 (address A-1) and a new one, C-2."""
+    with Session(engine) as s:
+        s.add_all([
+            Location(id="DC-EAST", kind="warehouse", region="US-NE", handling_hours=24),
+            Location(id="DC-WEST", kind="warehouse", region="US-W", handling_hours=24),
+            Product(sku="LAMP-01", name="Brass desk lamp", price_cents=4_999),
+            Product(sku="LAPTOP-14", name="14-inch laptop", price_cents=129_900),
+            Customer(id="C-1", name="Dana Reyes", email="dana@example.com", delivered_orders=6,
+                     delivered_addresses=["A-1"]),
+            Customer(id="C-2", name="Ola Berg", email="ola@example.com"),
+        ])
+        s.flush()
+        for loc, near in (("DC-EAST", "US-NE"), ("DC-WEST", "US-W")):
+            for region in ("US-NE", "US-W"):
+                far = region != near
+                s.add(Lane(from_location=loc, to_region=region, service="standard",
+                           transit_hours=120 if far else 48, cost_cents=1_000 if far else 600,
+                           co2_grams=2_500 if far else 800))
+                s.add(Lane(from_location=loc, to_region=region, service="express",
+                           transit_hours=48 if far else 24, cost_cents=2_200 if far else 1_200,
+                           co2_grams=4_000 if far else 1_200))
+            for sku in ("LAMP-01", "LAPTOP-14"):
+                s.add(Inventory(location=loc, sku=sku, on_hand=50, reserved=0))
+        s.commit()
+
+
+def seed_fraud_holds(engine: Engine, count: int, *, score: float = 0.1, at: datetime = T0,
+                     sku: str = "LAMP-01", start: int = 1) -> list[str]:
+    """`count` orders on hold, each with an open `fraud_hold` exception; returns the exception ids.
+
+    Score below 0.30 → F1 (release, one effect); 0.90 or more → F4 (cancel, refund, notify: three effects).
+    """
+    price = 129_900 if sku == "LAPTOP-14" else 4_999
+    ids: list[str] = []
+    with UnitOfWork(engine) as uow:
+        s = uow.session
+        for n in range(start, start + count):
+            oid = f"O-B{n:06d}"
+            s.add(Order(id=oid, customer_id="C-1", placed_at=at, status="on_hold", ship_region="US-NE",
+                        ship_address_id="A-1", shipping_method="standard", fee_cents=0,
+                        promised_by=at + timedelta(days=5), captured_cents=price, fraud_score=score))
+            s.flush()
+            s.add(OrderLine(order_id=oid, line_no=1, sku=sku, qty=1, unit_price_cents=price, location="DC-EAST"))
+            ids.append(raise_exception(uow, type="fraud_hold", order_id=oid, at=at,
+                                       detail={"fraud_score": score}).id)
+        uow.commit()
+    return ids

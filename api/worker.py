@@ -1,0 +1,155 @@
+"""The worker: claims exceptions and runs the agent graph for each, with a durable checkpointer.
+
+A claim is `claimed_by`/`claimed_at` on the exception, set in the transaction
+that picks it: on PostgreSQL with `SELECT … FOR UPDATE SKIP LOCKED`, so many
+workers never pick the same row; on SQLite with a conditional UPDATE (one
+worker runs there). A claim older than the lease belongs to a dead worker and
+may be taken again: the replacement continues the LangGraph thread from its
+last checkpoint, and every effect is keyed, so nothing is applied twice.
+
+Claimable: `open` or `working` exceptions with no live claim, and
+`awaiting_approval` ones whose decisions are all in but whose resume (by the
+API) died (claimed by `api:…`, nothing held, claim stale).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, and_, exists, or_, text, update
+from sqlmodel import Session, col, select
+
+from agents.service import resume_exception, work_exception
+from api.decisions import RESUMER_PREFIX
+from api.holds import stamp_deadlines, sweep_expired
+from api.runtime import Runtime
+from core.models import ActionRecord, AuditEntry, ExceptionState, OrderException
+
+log = logging.getLogger(__name__)
+
+WORKABLE = (ExceptionState.open, ExceptionState.working)
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _claimable(stale: datetime):  # type: ignore[no-untyped-def]
+    unclaimed_or_stale = or_(col(OrderException.claimed_by).is_(None), col(OrderException.claimed_at) < stale)
+    nothing_held = ~exists().where(ActionRecord.exception_id == OrderException.id, ActionRecord.status == "held")
+    orphaned_resume = and_(OrderException.state == ExceptionState.awaiting_approval,
+                           col(OrderException.claimed_by).startswith(RESUMER_PREFIX),
+                           col(OrderException.claimed_at) < stale, nothing_held)
+    return or_(and_(col(OrderException.state).in_(WORKABLE), unclaimed_or_stale), orphaned_resume)
+
+
+def claim_next(engine: Engine, worker_id: str, *, now: datetime, lease: timedelta) -> str | None:
+    """Claim the oldest claimable exception for `worker_id`, or None; the claim is audited."""
+    stale = now - lease
+    with Session(engine) as s:
+        pick = (select(OrderException.id).where(_claimable(stale))
+                .order_by(col(OrderException.raised_at), col(OrderException.id)).limit(1))
+        if engine.dialect.name == "postgresql":
+            exc_id = s.exec(pick.with_for_update(skip_locked=True)).first()
+            if exc_id is None:
+                return None
+            s.execute(update(OrderException).where(col(OrderException.id) == exc_id)
+                      .values(claimed_by=worker_id, claimed_at=now))
+        else:
+            # SQLite: the UPDATE is the first statement, so it takes the write lock before it reads.
+            row = s.execute(update(OrderException)
+                            .where(col(OrderException.id) == pick.scalar_subquery(), _claimable(stale))
+                            .values(claimed_by=worker_id, claimed_at=now)
+                            .returning(OrderException.id)).first()
+            if row is None:
+                s.rollback()
+                return None
+            exc_id = row[0]
+        s.add(AuditEntry(at=now, exception_id=exc_id, actor=worker_id, kind="claimed", detail={"worker": worker_id}))
+        s.commit()
+        return exc_id
+
+
+@dataclass
+class Worker:
+    """One claim → work loop. `after_claim` is a test hook: it runs between the claim and the graph."""
+
+    rt: Runtime
+    worker_id: str = field(default_factory=default_worker_id)
+    after_claim: Callable[[str], None] | None = None
+    handled: int = 0
+    _last_sweep: float = 0.0
+
+    def run_once(self) -> str | None:
+        """Claim and work one exception; returns its id, or None when there was nothing to claim."""
+        rt = self.rt
+        lease = timedelta(seconds=rt.settings.worker_lease_seconds)
+        exc_id = claim_next(rt.engine, self.worker_id, now=rt.clock.now(), lease=lease)
+        if exc_id is None:
+            return None
+        if self.after_claim is not None:
+            self.after_claim(exc_id)
+        try:
+            self.work(exc_id)
+        except Exception:  # the claim stays; after the lease another worker retries from the checkpoint
+            log.exception("working %s failed", exc_id)
+            with Session(rt.engine) as s:
+                s.add(AuditEntry(at=rt.clock.now(), exception_id=exc_id, actor=self.worker_id, kind="worker.failed",
+                                 detail={"worker": self.worker_id}))
+                s.commit()
+        self.handled += 1
+        return exc_id
+
+    def work(self, exc_id: str) -> None:
+        rt = self.rt
+        with Session(rt.engine) as s:
+            exc = s.get(OrderException, exc_id)
+            state, claimed_by = (exc.state, exc.claimed_by) if exc else (None, None)
+        if state == ExceptionState.awaiting_approval:
+            decider = (claimed_by or "").removeprefix(RESUMER_PREFIX) or self.worker_id
+            resume_exception(rt.engine, exc_id, clock=rt.clock, checkpointer=rt.checkpointer, decided_by=decider,
+                             planner=rt.planner())
+        else:
+            work_exception(rt.engine, exc_id, clock=rt.clock, checkpointer=rt.checkpointer, planner=rt.planner(),
+                           actor=self.worker_id)
+        stamp_deadlines(rt.engine, rt.settings, now=rt.clock.now(), exception_id=exc_id)
+
+    def sweep(self) -> list[str]:
+        self._last_sweep = time.monotonic()
+        return sweep_expired(self.rt.engine, self.rt.settings, now=self.rt.clock.now())
+
+    def drain(self, limit: int | None = None) -> int:
+        """Work until nothing is claimable (or `limit` done); returns how many were worked."""
+        n = 0
+        while limit is None or n < limit:
+            if self.run_once() is None:
+                break
+            n += 1
+        return n
+
+    def run(self, stop: threading.Event | None = None, *, exit_when_idle: bool = False) -> None:
+        """The loop of `tower worker`: work, sweep expiries now and then, wait when idle."""
+        stop = stop or threading.Event()
+        settings = self.rt.settings
+        log.info("worker %s on %s", self.worker_id, self.rt.dialect)
+        while not stop.is_set():
+            if time.monotonic() - self._last_sweep >= settings.sweep_every_seconds:
+                escalated = self.sweep()
+                if escalated:
+                    log.info("escalated %d exceptions with expired held actions", len(escalated))
+            if self.run_once() is None:
+                if exit_when_idle:
+                    return
+                stop.wait(settings.worker_poll_seconds)
+
+
+def ping(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
