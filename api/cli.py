@@ -9,10 +9,14 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
 
 
 def _register() -> None:
+    from api.commands.serve import api, up, worker
     from api.commands.simulate import simulate
     from evals.cli import eval_app
 
     app.command("simulate")(simulate)
+    app.command("api")(api)
+    app.command("worker")(worker)
+    app.command("up")(up)
     app.add_typer(eval_app, name="eval", help="Replay suites of recorded cases offline.")
 
 

@@ -153,3 +153,33 @@ class Worker:
 def ping(engine: Engine) -> None:
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
+
+
+def install_test_hook(mode: str | None) -> None:
+    """Crash tests only (env TOWER_TEST_AFTER_APPLIED): right after the first transaction that applied an
+    action commits, and before the graph checkpoints that step, `die` (SIGKILL itself) or `pause` (print
+    PAUSED and sleep, for the test to kill)."""
+    if not mode:
+        return
+    import signal
+    import sys
+
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session as OrmSession
+
+    def after_flush(session: OrmSession, _ctx: object) -> None:
+        if any(isinstance(o, AuditEntry) and o.kind == "action.applied" for o in session.new):
+            session.info["applied"] = True
+
+    def after_commit(session: OrmSession) -> None:
+        if not session.info.pop("applied", False):
+            return
+        if mode == "die":
+            os.kill(os.getpid(), signal.SIGKILL)
+        print("PAUSED", flush=True)
+        sys.stdout.flush()
+        while True:
+            time.sleep(60)
+
+    event.listen(OrmSession, "after_flush", after_flush)
+    event.listen(OrmSession, "after_commit", after_commit)

@@ -1,0 +1,133 @@
+"""`tower api`, `tower worker` and `tower up`: the service's processes.
+
+`up` is the one-machine demo: on SQLite, the API, one worker and a paced
+simulator feed share one store and one clock (the simulation's virtual clock,
+so the agents judge every exception at the moment the simulator raised it).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from datetime import datetime
+from typing import Annotated
+
+import typer
+import uvicorn
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
+
+from api.app import create_app
+from api.commands.simulate import DEFAULT_START
+from api.runtime import oms_rules, open_runtime
+from api.settings import ServiceSettings
+from api.worker import Worker, default_worker_id, install_test_hook
+from core import services
+from core.clock import Clock, VirtualClock, WallClock
+from core.models import Event
+from core.simulator import Simulation, scenario_named, store_has_orders
+from core.world import parse_time
+
+log = logging.getLogger("tower")
+
+DbOption = Annotated[str | None, typer.Option(help="Database URL (default: TOWER_DATABASE_URL or sqlite:///tower.db).")]
+
+
+def _settings(db: str | None, **overrides: object) -> ServiceSettings:
+    settings = ServiceSettings()
+    updates = {k: v for k, v in {"database_url": db, **overrides}.items() if v is not None}
+    return settings.model_copy(update=updates) if updates else settings
+
+
+def _logging() -> None:
+    logging.basicConfig(level=os.environ.get("TOWER_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def api(
+    db: DbOption = None,
+    host: Annotated[str | None, typer.Option(help="Bind address (default TOWER_API_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default TOWER_API_PORT).")] = None,
+) -> None:
+    """Serve the HTTP API (uvicorn)."""
+    _logging()
+    settings = _settings(db, api_host=host, api_port=port)
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="info")
+
+
+def worker(
+    db: DbOption = None,
+    worker_id: Annotated[str | None, typer.Option("--id", help="Name in claims and the audit (default host:pid).")]
+    = None,
+    lease: Annotated[float | None, typer.Option(help="Seconds after which another worker's claim is stale.")] = None,
+    exit_when_idle: Annotated[bool, typer.Option(help="Stop when nothing is left to claim.")] = False,
+) -> None:
+    """Claim exceptions and run the agent graph for each, with the checkpointer in the same database."""
+    _logging()
+    settings = _settings(db, worker_lease_seconds=lease)
+    rt = open_runtime(settings)
+    install_test_hook(os.environ.get("TOWER_TEST_AFTER_APPLIED"))
+    w = Worker(rt, worker_id=worker_id or settings.worker_id or default_worker_id())
+    try:
+        w.run(exit_when_idle=exit_when_idle)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        log.info("worker %s handled %d exceptions", w.worker_id, w.handled)
+        rt.close()
+
+
+def up(
+    db: Annotated[str, typer.Option(help="A SQLite file URL: `up` is the one-machine setup.")] = "sqlite:///tower.db",
+    orders: Annotated[int, typer.Option(min=0, help="Orders the simulator feeds in (0: no feed).")] = 200,
+    seed: Annotated[int, typer.Option(help="Simulator seed.")] = 1,
+    scenario: Annotated[str, typer.Option(help="Simulator scenario.")] = "baseline",
+    pace: Annotated[float, typer.Option(help="Wall seconds per simulator step (0: as fast as it goes).")] = 0.05,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+) -> None:
+    """API + worker + simulator feed on one SQLite store, on one machine."""
+    _logging()
+    if not db.startswith("sqlite"):
+        raise typer.BadParameter("`tower up` runs on SQLite; start `tower api` and `tower worker`s for PostgreSQL",
+                                 param_hint="--db")
+    settings = _settings(db, api_host=host, api_port=port)
+    rt = open_runtime(settings)
+    stop = threading.Event()
+    threads = []
+    if orders and not store_has_orders(rt.engine):
+        sim = Simulation(rt.engine, seed=seed, scenario=scenario_named(scenario), rules=oms_rules(),
+                         start=parse_time(DEFAULT_START))
+        rt.clock = sim.clock
+
+        def feed() -> None:
+            sim.build_network(orders)
+            sim.schedule_orders(orders)
+            sim.run_until_idle(lambda: stop.wait(pace) if pace else None)
+            services.tick(rt.engine, at=sim.clock.now(), rules=rt.rules)
+            log.info("simulator feed done: %d orders", orders)
+
+        threads.append(threading.Thread(target=feed, name="feed", daemon=True))
+    else:
+        rt.clock = _store_clock(rt.engine)
+    w = Worker(rt, worker_id=f"up:{default_worker_id()}")
+    threads.append(threading.Thread(target=w.run, args=(stop,), name="worker", daemon=True))
+    for t in threads:
+        t.start()
+    try:
+        uvicorn.run(create_app(runtime=rt), host=settings.api_host, port=settings.api_port, log_level="info")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=5)
+        rt.close()
+
+
+def _store_clock(engine: Engine) -> Clock:
+    """A store a simulation filled lives in virtual time: stand at its last event, or at wall time if empty."""
+    with Session(engine) as s:
+        last = s.exec(select(func.max(Event.at))).one()
+    if last is None:
+        return WallClock()
+    return VirtualClock(last if isinstance(last, datetime) else datetime.fromisoformat(str(last)))
