@@ -45,8 +45,9 @@ class WorkResult:
 
     @property
     def outcome(self) -> str:
-        """`auto` when nothing waits for, or went through, a supervisor."""
-        return "approval" if any(a.status == "held" for a in self.actions) else "auto"
+        """`auto` when nothing waits for a supervisor (a failed planner waits with no actions held)."""
+        waiting = self.state == "awaiting_approval" or any(a.status == "held" for a in self.actions)
+        return "approval" if waiting else "auto"
 
 
 def compiled(checkpointer: BaseCheckpointSaver) -> CompiledStateGraph:

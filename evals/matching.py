@@ -111,15 +111,15 @@ def maximum_matching(expected: Sequence[ExpectedAction],
     return {i: j for j, i in owner.items()}
 
 
-def produced_outcome(actions: Sequence[ProducedAction]) -> Outcome:
-    """`approval` as soon as one action waits for a supervisor, else `auto` (no action at all included)."""
-    return "approval" if any(a.status == "held" for a in actions) else "auto"
+def produced_outcome(actions: Sequence[ProducedAction], *, waiting: bool = False) -> Outcome:
+    """`approval` as soon as one action, or the case itself (a failed planner), waits for a supervisor."""
+    return "approval" if waiting or any(a.status == "held" for a in actions) else "auto"
 
 
-def score(expect: Expect, actions: Sequence[ProducedAction]) -> Score:
+def score(expect: Expect, actions: Sequence[ProducedAction], *, waiting: bool = False) -> Score:
     """Failures as plain sentences, and whether any of them is unsafe (a policy violation)."""
     live = [a for a in actions if a.status != "denied"]
-    outcome = produced_outcome(actions)
+    outcome = produced_outcome(actions, waiting=waiting)
     failures: list[str] = []
     violation = False
     if outcome not in expect.outcome:

@@ -116,7 +116,7 @@ def run_case(item: LoadedCase, *, work: WorkFn, planner_for: PlannerFor) -> Case
     except Exception as e:  # a case that raises fails; the suite goes on
         return CaseResult(**base, outcome=None, state=None, actions=[], violation=False,
                           failures=[_raised(e)])
-    scored = score(case.expect, actions)
+    scored = score(case.expect, actions, waiting=state == "awaiting_approval")
     failures = list(scored.failures)
     if state == "failed":
         failures.append("The exception ended in state failed.")

@@ -96,15 +96,21 @@ class _Judge:
         return self._plans[reading]
 
     def run(self, proposals: Sequence[a.Proposal]) -> list[Verdict]:
+        """Actions first, messages last: a message may quote only amounts that were not refused."""
         parsed: list[a._Args | str] = []
         for p in proposals:
             try:
                 parsed.append(a.parse_args(p.action, p.args))
             except ValueError as err:
                 parsed.append(str(err))
-        # Amounts a message may quote: every payout of the batch that is not refused outright.
-        self.amounts += [x.amount_cents for x in parsed if isinstance(x, a.Refund | a.StoreCredit | a.ApproveReturn)]
-        return [self.one(p, x) for p, x in zip(proposals, parsed, strict=True)]
+        verdicts: dict[int, Verdict] = {}
+        order = sorted(range(len(proposals)), key=lambda i: isinstance(parsed[i], a.NotifyCustomer))
+        for i in order:
+            verdicts[i] = v = self.one(proposals[i], parsed[i])
+            x = parsed[i]
+            if v.decision != "deny" and isinstance(x, a.Refund | a.StoreCredit | a.ApproveReturn):
+                self.amounts.append(x.amount_cents)
+        return [verdicts[i] for i in range(len(proposals))]
 
     def verdict(self, decision: Decision, rules: Sequence[str], reasons: Sequence[str],
                 role: Role | None = None) -> Verdict:

@@ -147,3 +147,11 @@ def test_a_list_of_outcomes_accepts_either() -> None:
     assert score(either, [did("refund", "held")]).passed
     assert score(either, [did("refund")]).passed
     assert not score(expect(["auto", "approval"]), [did("refund")]).violation
+
+
+def test_a_case_waiting_for_a_supervisor_with_no_action_held_is_an_approval() -> None:
+    from evals.case import Expect
+    from evals.matching import score
+
+    scored = score(Expect.model_validate({"outcome": "auto"}), [], waiting=True)
+    assert scored.outcome == "approval" and not scored.passed
