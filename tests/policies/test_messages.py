@@ -1,0 +1,137 @@
+"""Section 7's message checks: a body that breaks one is denied, whatever else the book allows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from policy_world import PROMISED, Case, World_, add_shipment, customer, delay_case, hours, proposal, set_method
+
+from policies.actions import Proposal
+from policies.messages import message_problems
+
+ETA = PROMISED + hours(30)  # 2026-03-12 18:00 UTC
+
+
+def _late(w: World_, *, express: bool = False) -> Case:
+    if express:
+        set_method(w, "express", fee=1_500)
+    add_shipment(w, service="express" if express else "standard", eta=ETA)
+    return delay_case(w)
+
+
+def _notify_verdict(case: Case, body: str, *, with_payouts: bool = True) -> str:
+    steps = [s for s in case.plan().steps if with_payouts or s.action == "notify_customer"]
+    proposals = [proposal(s, body=body) for s in steps]
+    verdicts = case.judge(proposals)
+    return next(v for p, v in zip(proposals, verdicts, strict=True) if p.action == "notify_customer").decision
+
+
+@pytest.mark.parametrize("body", [
+    "Your order was flagged by our fraud team.",
+    "Fraudulent activity was suspected.",
+    "We saw a risk with this payment.",
+    "Your order's score was too high.",
+    "Our RISK checks delayed your parcel.",
+])
+def test_a_message_naming_fraud_risk_or_a_score_is_denied(world: World_, body: str) -> None:
+    assert _notify_verdict(_late(world), body) == "deny"
+
+
+@pytest.mark.parametrize(("body", "decision"), [
+    ("It will now arrive on 2026-03-12 18:00 UTC.", "apply"),
+    ("It will now arrive on 2026-03-13.", "apply"),
+    ("It will now arrive on 2026-03-12.", "apply"),
+    ("It will now arrive on 2026-03-12 17:59 UTC.", "deny"),
+    ("It will now arrive on 2026-03-11.", "deny"),
+])
+def test_a_message_promising_a_date_earlier_than_the_eta_is_denied(world: World_, body: str, decision: str) -> None:
+    assert _notify_verdict(_late(world), body) == decision
+
+
+@pytest.mark.parametrize(("body", "decision"), [
+    ("We have refunded your $15.00 shipping fee.", "apply"),
+    ("We have refunded your $20.00 shipping fee.", "deny"),
+    ("We have refunded your shipping fee of 15.00 USD.", "apply"),
+])
+def test_a_message_quoting_an_amount_other_than_the_one_applied_is_denied(
+        world: World_, body: str, decision: str) -> None:
+    assert _notify_verdict(_late(world, express=True), body) == decision
+
+
+def test_a_message_quoting_an_amount_when_nothing_is_paid_is_denied(world: World_) -> None:
+    assert _notify_verdict(_late(world), "We will refund $15.00.") == "deny"
+
+
+def test_a_message_quoting_the_amount_of_a_denied_refund_is_denied(world: World_) -> None:
+    case = _late(world, express=True)
+    notify = next(s for s in case.plan().steps if s.action == "notify_customer")
+    greedy = Proposal(action="refund", args={"order_id": "O-1", "amount_cents": 9_999, "reason": "goodwill"},
+                      confidence=1.0)
+    verdicts = case.judge([greedy, proposal(notify, body="We have refunded you $99.99.")])
+    assert verdicts[0].decision == "deny"
+    assert verdicts[1].decision == "deny"
+
+
+@pytest.mark.parametrize(("email", "decision"), [("dana@example.com", "apply"), ("lee@example.com", "deny")])
+def test_a_message_holding_another_customers_email_is_denied(world: World_, email: str, decision: str) -> None:
+    body = f"We will write to {email} when it ships."
+    assert _notify_verdict(_late(world), body) == decision
+
+
+@pytest.mark.parametrize(("length", "decision"), [(1_000, "apply"), (1_001, "deny")])
+def test_a_message_over_1000_characters_is_denied(world: World_, length: int, decision: str) -> None:
+    body = ("Your parcel is on its way. " * 40)[:length]
+    assert len(body) == length
+    assert _notify_verdict(_late(world), body) == decision
+
+
+def test_a_denied_message_is_recorded_with_the_message_check_rule(world: World_) -> None:
+    case = _late(world)
+    notify = next(s for s in case.plan().steps if s.action == "notify_customer")
+    verdict = case.judge([proposal(notify, body="Our fraud screening slowed it down.")])[0]
+    assert verdict.decision == "deny"
+    assert "C7" in verdict.rule_ids
+    assert verdict.reasons
+
+
+def test_the_message_checks_read_the_customers_own_email_case_insensitively(world: World_) -> None:
+    customer(world)["email"] = "Dana@Example.com"
+    assert _notify_verdict(_late(world), "We will write to dana@example.com.") == "apply"
+
+
+# --- message_problems on its own ----------------------------------------------------------------
+
+
+def _problems(body: str, *, eta: datetime | None = ETA, amounts: tuple[int, ...] = ()) -> list[str]:
+    return message_problems(body, customer_email="dana@example.com", eta=eta, amounts_cents=amounts)
+
+
+def test_a_plain_message_has_no_problems() -> None:
+    assert _problems("Hi Dana, your order O-1 is running late. Its new estimated delivery is 2026-03-12 18:00 UTC.") \
+        == []
+
+
+@pytest.mark.parametrize("body", ["fraud", "FRAUD check", "a risky order", "your score", "we scored it"])
+def test_message_problems_names_every_forbidden_word(body: str) -> None:
+    assert _problems(body)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: policies/messages.py _AMOUNT reads '$15.5' as 15.00 (the decimals need two digits), so a body "
+    "quoting 15.50 passes when 15.00 was applied"))
+def test_an_amount_with_one_decimal_digit_is_read_as_what_it_says() -> None:
+    assert _problems("We refunded $15.5 to you.", amounts=(1_500,))
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: policies/messages.py _dates reads only ISO dates (2026-03-11), so a body promising "
+    "'March 11, 2026' before a 2026-03-12 ETA passes the check"))
+@pytest.mark.parametrize("body", ["It will arrive on March 11, 2026.", "It will arrive on 11 March 2026."])
+def test_a_written_out_date_earlier_than_the_eta_is_a_problem(body: str) -> None:
+    assert _problems(body)
+
+
+def test_message_problems_allows_an_amount_that_is_applied() -> None:
+    assert _problems("We refunded $1,500.00.", amounts=(150_000,)) == []
+    assert _problems("We refunded $1,500.00.", amounts=(1_500,))
