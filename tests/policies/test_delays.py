@@ -7,6 +7,7 @@ from policy_world import (
     NOW,
     PROMISED,
     SKU,
+    Case,
     World_,
     actions,
     add_shipment,
@@ -22,6 +23,9 @@ from policy_world import (
     set_stock,
     step,
 )
+
+from core.exceptions import raise_exception
+from core.store import UnitOfWork
 
 # --- D1: tell the customer -----------------------------------------------------------------------
 
@@ -68,6 +72,15 @@ def test_reroute_extra_cost_cap_is_never_below_1000(world: World_, cost: int, re
     world["lanes"].append(lane("WH-B", "express", transit=24, cost=cost))
     plan = delay_case(world).plan()
     assert ("reroute_shipment" in actions(plan)) is rerouted
+
+
+@pytest.mark.parametrize(("cost", "rerouted"), [(2_002, True), (2_003, False)])
+def test_the_15_percent_cap_rounds_half_up_like_every_amount_the_book_computes(
+        world: World_, cost: int, rerouted: bool) -> None:
+    set_lines(world, line(price=10_010))  # 15% is 1,501.5: the cap is 1,502 extra over 500
+    _not_left(world)
+    world["lanes"].append(lane("WH-B", "express", transit=24, cost=cost))
+    assert ("reroute_shipment" in actions(delay_case(world).plan())) is rerouted
 
 
 def test_reroute_cap_counts_lane_cost_only_not_the_carbon_price(world: World_) -> None:
@@ -384,3 +397,24 @@ def test_d5_proposes_what_d1_and_d3_give_for_an_express_order(world: World_) -> 
     run = delay_case(world).work()
     assert run.held() == ["notify_customer", "refund"]
     assert run.one("refund").args == {"order_id": "O-1", "amount_cents": 1_500, "reason": "shipping_fee"}
+
+
+def test_goodwill_is_given_once_per_order_across_its_delay_exceptions(world: World_) -> None:
+    set_lines(world, line(SKU), line("SKU-2", price=2_000))
+    add_shipment(world, id_="S-1", eta=PROMISED + hours(72), items=[(SKU, 1)])
+    add_shipment(world, id_="S-2", eta=PROMISED + hours(80), items=[("SKU-2", 1)])
+    first = delay_case(world)
+    assert first.work().applied() == ["notify_customer", "store_credit"]
+    with UnitOfWork(first.engine) as uow:
+        second = raise_exception(uow, type="delay", order_id="O-1", shipment_id="S-2", at=NOW)
+        uow.commit()
+        second_id = second.id
+    again = Case(first.engine, second_id, NOW, first.carbon_cents_per_kg).work()
+    assert again.applied() == ["notify_customer"]
+
+
+def test_a_delay_on_a_delivered_shipment_is_resolved_with_no_action(world: World_) -> None:
+    add_shipment(world, status="delivered", eta=PROMISED + hours(100), delivered_at=PROMISED + hours(100))
+    run = delay_case(world).work()
+    assert run.result.actions == []
+    assert run.state == "resolved"

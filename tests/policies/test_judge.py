@@ -27,6 +27,8 @@ from policy_world import (
     stockout_case,
 )
 
+from core.models import Order
+from core.store import UnitOfWork
 from policies.actions import Proposal
 from policies.judge import Approval
 
@@ -110,3 +112,16 @@ def test_a_message_naming_another_customers_order_is_denied(world: World_, other
     add_shipment(world, eta=PROMISED + hours(30))
     run = delay_case(world).work(ScriptedPlanner(body=f"Hi, about your order {other}: it is running late."))
     assert run.one("notify_customer").status == decision
+
+
+def test_working_an_exception_twice_pays_once(world: World_) -> None:
+    set_method(world, "express", fee=1_500)
+    add_shipment(world, service="express", eta=PROMISED + hours(30))
+    case = delay_case(world)
+    first = case.work()
+    second = case.work()
+    assert [a.key for a in second.result.actions] == [a.key for a in first.result.actions]
+    with UnitOfWork(case.engine) as uow:
+        paid = uow.session.get(Order, "O-1")
+        assert paid is not None
+        assert paid.refunded_cents == 1_500
