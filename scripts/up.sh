@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/tower simulate --seed 7 --orders 300 --scenario hub-disruption --db sqlite:///tower.db --reset "$@"
+exec .venv/bin/tower up --seed 7 --orders 300 --scenario hub-disruption --db sqlite:///tower.db "$@"

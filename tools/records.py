@@ -36,11 +36,12 @@ def record_proposals(
     """Store each proposal with its verdict once; a replayed judge step finds and returns the same rows."""
     seen: Counter[str] = Counter()
     records = []
+    known = {r.idempotency_key: r for r in records_of(session, exception_id)}
     for p, v in zip(proposals, verdicts, strict=True):
         base = idempotency_key(exception_id, p.action, p.args, 0)
         seen[base] += 1
         key = idempotency_key(exception_id, p.action, p.args, seen[base] - 1)
-        existing = session.exec(select(ActionRecord).where(ActionRecord.idempotency_key == key)).first()
+        existing = known.get(key)
         if existing is not None:
             records.append(existing)
             continue
@@ -57,11 +58,11 @@ def record_proposals(
             proposed_at=now,
         )
         session.add(rec)
-        session.flush()
         session.add(AuditEntry(at=now, exception_id=exception_id, actor=actor, kind=f"action.{rec.status}",
                                detail={"key": key, "action": p.action, "args": args, "planner": planner,
                                        "confidence": p.confidence, "verdict": rec.verdict}))
         records.append(rec)
+    session.flush()
     return records
 
 

@@ -74,9 +74,10 @@ def apply_ready(engine: Engine, exception_id: str, *, now: datetime, actor: str)
     with UnitOfWork(engine) as uow:
         s = uow.session
         ready = records_of(s, exception_id, ["pending", "approved"])
+        order_id = _order_id(s, exception_id)
         try:
             for rec in ready:
-                _apply_in(uow, rec, now, actor)
+                _apply_in(uow, rec, now, actor, order_id)
         except DomainError:
             uow.rollback()
             ready_ids = [r.id for r in ready]
@@ -91,7 +92,7 @@ def apply_ready(engine: Engine, exception_id: str, *, now: datetime, actor: str)
         return len(records_of(uow.session, exception_id, ["held"]))
 
 
-def _apply_in(uow: UnitOfWork, rec: ActionRecord, now: datetime, actor: str) -> None:
+def _apply_in(uow: UnitOfWork, rec: ActionRecord, now: datetime, actor: str, order_id: str) -> None:
     """Guard and apply one record inside the caller's transaction; raise DomainError if the OMS refuses."""
     s = uow.session
     if rec.status in DONE:
@@ -102,7 +103,7 @@ def _apply_in(uow: UnitOfWork, rec: ActionRecord, now: datetime, actor: str) -> 
         s.flush()
         return
     args = a.parse_args(rec.action, rec.args)
-    cx = EffectContext(session=s, now=now, exception_id=rec.exception_id, order_id=_order_id(s, rec.exception_id))
+    cx = EffectContext(session=s, now=now, exception_id=rec.exception_id, order_id=order_id)
     result = EFFECTS[type(args)](cx, args)
     uow.emit(*cx.events)
     _finish(uow, rec, "applied", now, actor, result)
