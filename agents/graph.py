@@ -112,15 +112,16 @@ def decide(state: GraphState, runtime: Rt) -> GraphState:
         exc = _exception(uow.session, state["exception_id"])
         if exc.state == ExceptionState.awaiting_approval:
             uow.emit(move_exception(exc, ExceptionState.working, now, by="supervisor"))
-        approved = [r for r in records_of(uow.session, exc.id, ["approved"]) if not r.verdict.get("rejudged")]
+        approved = records_of(uow.session, exc.id, ["approved"])
         if approved:
             facts = load_facts(uow.session, exc.id, now, cx.carbon_cents_per_kg)
             proposals = [Proposal(action=r.action, args=r.args, confidence=r.confidence,
                                   assumed=r.verdict.get("assumed", {})) for r in approved]
-            for rec, p in zip(approved, proposals, strict=True):
-                role = rec.verdict.get("decided_role", "supervisor")
-                v = judge([p], facts, approval=Approval(role=role, edited=bool(rec.verdict.get("edited"))),
-                          is_foreign_ref=foreign_ref_checker(uow.session, facts.customer.id))[0]
+            approvals = [Approval(role=r.verdict.get("decided_role", "supervisor"),
+                                  edited=bool(r.verdict.get("edited"))) for r in approved]
+            verdicts = judge(proposals, facts, approval=approvals,
+                             is_foreign_ref=foreign_ref_checker(uow.session, facts.customer.id))
+            for rec, v in zip(approved, verdicts, strict=True):
                 rec.verdict = {**rec.verdict, "rejudged": {"decision": v.decision, "rule_ids": list(v.rule_ids),
                                                            "reasons": list(v.reasons)}}
                 rec.status = {"apply": "approved", "hold": "held", "deny": "denied"}[v.decision]

@@ -62,12 +62,13 @@ def build_options(
     return options
 
 
-def _cheapest_key(o: Option) -> tuple[int, datetime, str, str]:
-    return (o.weighted_cost_cents, o.eta, o.location, o.service)
+def _cheapest_key(o: Option) -> tuple[int, int, datetime, str, str]:
+    """Cost + carbon, then the cheaper lane (the book's first tie-break), the sooner, location, service."""
+    return (o.weighted_cost_cents, o.cost_cents, o.eta, o.location, o.service)
 
 
-def _soonest_key(o: Option) -> tuple[datetime, int, str, str]:
-    return (o.eta, o.weighted_cost_cents, o.location, o.service)
+def _soonest_key(o: Option) -> tuple[datetime, int, int, str, str]:
+    return (o.eta, o.weighted_cost_cents, o.cost_cents, o.location, o.service)
 
 
 def cheapest(options: Iterable[Option]) -> Option | None:

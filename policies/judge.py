@@ -65,12 +65,21 @@ def judge(
     proposals: Sequence[a.Proposal],
     facts: Facts,
     *,
-    approval: Approval | None = None,
+    approval: Approval | Sequence[Approval | None] | None = None,
     is_foreign_ref: Callable[[str], bool] = lambda _ref: False,
     book: PolicyBook = BOOK,
 ) -> list[Verdict]:
-    """One verdict per proposal, in order; money earlier in the batch counts against later ones."""
-    return _Judge(facts, approval, is_foreign_ref, book).run(proposals)
+    """One verdict per proposal, in order; what earlier actions of the batch do counts for later ones.
+
+    `approval` is one supervisor's approval for the whole batch, or one (or None) per proposal.
+    """
+    approvals = list(approval) if isinstance(approval, Sequence) else [approval] * len(proposals)
+    return _Judge(facts, is_foreign_ref, book).run(proposals, approvals)
+
+
+def processing_rank(action: str) -> int:
+    """Cancellations first (their refunds depend on them), messages last (they may quote what was paid)."""
+    return 0 if action in ("cancel_order", "cancel_line") else 2 if action == "notify_customer" else 1
 
 
 def is_goodwill(action: str, args: dict[str, Any], book: PolicyBook = BOOK) -> bool:
@@ -79,9 +88,9 @@ def is_goodwill(action: str, args: dict[str, Any], book: PolicyBook = BOOK) -> b
 
 
 class _Judge:
-    def __init__(self, facts: Facts, approval: Approval | None, is_foreign_ref: Callable[[str], bool],
-                 book: PolicyBook) -> None:
-        self.f, self.approval, self.is_foreign_ref, self.book = facts, approval, is_foreign_ref, book
+    def __init__(self, facts: Facts, is_foreign_ref: Callable[[str], bool], book: PolicyBook) -> None:
+        self.f, self.is_foreign_ref, self.book = facts, is_foreign_ref, book
+        self.approval: Approval | None = None
         self.ledger = Ledger()
         self.goodwill_auto = sum(int(p.args.get("amount_cents", 0)) for p in facts.prior_actions
                                  if p.status == "applied" and is_goodwill(p.action, p.args, book))
@@ -95,8 +104,8 @@ class _Judge:
             self._plans[reading] = book_plan(self.f, reason=reading, book=self.book)
         return self._plans[reading]
 
-    def run(self, proposals: Sequence[a.Proposal]) -> list[Verdict]:
-        """Actions first, messages last: a message may quote only amounts that were not refused."""
+    def run(self, proposals: Sequence[a.Proposal], approvals: Sequence[Approval | None]) -> list[Verdict]:
+        """In processing rank: a refund sees its cancellation, a message only amounts not refused."""
         parsed: list[a._Args | str] = []
         for p in proposals:
             try:
@@ -104,12 +113,16 @@ class _Judge:
             except ValueError as err:
                 parsed.append(str(err))
         verdicts: dict[int, Verdict] = {}
-        order = sorted(range(len(proposals)), key=lambda i: isinstance(parsed[i], a.NotifyCustomer))
-        for i in order:
+        for i in sorted(range(len(proposals)), key=lambda i: processing_rank(proposals[i].action)):
+            self.approval = approvals[i]
             verdicts[i] = v = self.one(proposals[i], parsed[i])
             x = parsed[i]
-            if v.decision != "deny" and isinstance(x, a.Refund | a.StoreCredit | a.ApproveReturn):
+            if v.decision == "deny":
+                continue
+            if isinstance(x, a.Refund | a.StoreCredit | a.ApproveReturn):
                 self.amounts.append(x.amount_cents)
+            self.ledger.order_cancelled |= isinstance(x, a.CancelOrder)
+            self.ledger.lines_cancelled += isinstance(x, a.CancelLine)
         return [verdicts[i] for i in range(len(proposals))]
 
     def verdict(self, decision: Decision, rules: Sequence[str], reasons: Sequence[str],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
 
 from policies.book import BOOK, PolicyBook
 
@@ -12,8 +13,21 @@ _FORBIDDEN_WORDS = re.compile(r"\b(fraud\w*|risk\w*|scor(?:e|es|ed|ing)\b|fraude
                               re.IGNORECASE)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}))?")
-_AMOUNT = re.compile(r"(?:US\$|R\$|\$|USD\s?|BRL\s?)\s?(\d{1,3}(?:[,.]\d{3})*(?:[.,]\d{2})?|\d+(?:[.,]\d{2})?)"
-                     r"|(\d+(?:[.,]\d{2})?)\s?(?:USD|BRL|dollars|reais)", re.IGNORECASE)
+_AMOUNT = re.compile(r"(?:US\$|R\$|\$|USD\s?|BRL\s?)\s?(\d{1,3}(?:[,.]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)"
+                     r"|(\d+(?:[.,]\d{1,2})?)\s?(?:USD|BRL|dollars|reais)", re.IGNORECASE)
+_MONTHS = {name: i + 1 for i, names in enumerate((
+    ("january", "jan", "janeiro"), ("february", "feb", "fevereiro", "fev"), ("march", "mar", "marco", "março"),
+    ("april", "apr", "abril", "abr"), ("may", "maio", "mai"), ("june", "jun", "junho"),
+    ("july", "jul", "julho"), ("august", "aug", "agosto", "ago"), ("september", "sep", "sept", "setembro", "set"),
+    ("october", "oct", "outubro", "out"), ("november", "nov", "novembro"),
+    ("december", "dec", "dezembro", "dez"))) for name in names}
+_MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_WRITTEN_DATES = (
+    re.compile(rf"\b(?P<m>{_MONTH})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}})\b", re.IGNORECASE),
+    re.compile(rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:de\s+)?(?P<m>{_MONTH})\.?,?\s+(?:de\s+)?(?P<y>\d{{4}})\b",
+               re.IGNORECASE),
+    re.compile(r"\b(?P<d>\d{1,2})/(?P<mn>\d{1,2})/(?P<y>\d{4})\b"),
+)
 _ORDER_REF = re.compile(r"\b[A-Z][A-Z0-9]*-[A-Z0-9-]*\d[A-Z0-9-]*\b")
 
 
@@ -55,7 +69,16 @@ def message_problems(
 
 
 def _dates(body: str) -> list[datetime]:
+    """ISO dates (with an optional time), written dates in English or Portuguese, and dd/mm/yyyy."""
     out = []
+    for pattern in _WRITTEN_DATES:
+        for m in pattern.finditer(body):
+            parts = m.groupdict()
+            month = int(parts["mn"]) if parts.get("mn") else _MONTHS[parts["m"].lower()]
+            try:
+                out.append(datetime(int(parts["y"]), month, int(parts["d"]), 23, 59, tzinfo=UTC))
+            except ValueError:
+                continue
     for y, mo, d, h, mi in _ISO_DATE.findall(body):
         try:
             if h:
@@ -78,11 +101,10 @@ def _amounts(body: str) -> list[int]:
     out = []
     for a, b in _AMOUNT.findall(body):
         raw = a or b
-        digits = re.sub(r"[.,](?=\d{3}\b)", "", raw)
-        digits = digits.replace(",", ".")
+        digits = re.sub(r"[.,](?=\d{3}\b)", "", raw).replace(",", ".")
         try:
-            out.append(round(float(digits) * 100))
-        except ValueError:
+            out.append(int((Decimal(digits) * 100).to_integral_value()))
+        except InvalidOperation:
             continue
     return out
 

@@ -15,10 +15,12 @@ from policies.book import BOOK
 
 
 class Ledger:
-    """Money already committed earlier in the same batch, so sequential checks add up."""
+    """What earlier actions of the same batch will have done, so sequential checks add up."""
 
     def __init__(self) -> None:
         self.refunded_cents = 0
+        self.order_cancelled = False
+        self.lines_cancelled = 0
 
 
 def precondition_problem(args: a._Args, f: Facts, ledger: Ledger | None = None) -> str | None:
@@ -108,6 +110,12 @@ def _refund(x: a.Refund, f: Facts, ledger: Ledger) -> str | None:
         return "a refund must be more than 0"
     if x.amount_cents > refundable:
         return f"refund of {x.amount_cents} exceeds the refundable {refundable} (M1)"
+    cancelled = f.order.status == "cancelled" or ledger.order_cancelled
+    if x.reason == "order_cancel" and not cancelled:
+        return "an order_cancel refund needs the order cancelled first (M5)"
+    lines_cancelled = ledger.lines_cancelled or any(line.status == "cancelled" for line in f.order.lines)
+    if x.reason == "line_cancel" and not (lines_cancelled or cancelled):
+        return "a line_cancel refund needs a cancelled line (M5)"
     return None
 
 

@@ -20,6 +20,7 @@ from core.models import ActionRecord, AuditEntry, Order
 from core.store import UnitOfWork
 from policies import actions as a
 from policies.book import BOOK
+from policies.judge import processing_rank
 from policies.messages import message_problems
 from policies.preconditions import precondition_problem
 from tools.effects import EFFECTS, EffectContext
@@ -73,7 +74,8 @@ def apply_ready(engine: Engine, exception_id: str, *, now: datetime, actor: str)
     """
     with UnitOfWork(engine) as uow:
         s = uow.session
-        ready = records_of(s, exception_id, ["pending", "approved"])
+        ready = sorted(records_of(s, exception_id, ["pending", "approved"]),
+                       key=lambda r: (processing_rank(r.action), r.id or 0))
         order_id = _order_id(s, exception_id)
         try:
             for rec in ready:

@@ -93,9 +93,20 @@ def test_a_refund_up_to_the_refundable_amount_is_allowed(world: World_, amount: 
     plan = case.plan()
     refund = next(s for s in plan.steps if s.action == "refund")
     assert refund.args == {"order_id": "O-1", "amount_cents": 1_000, "reason": "line_cancel"}
+    cancel = next(s for s in plan.steps if s.action == "cancel_line")
     bumped = proposal(refund).model_copy(update={"args": {**refund.args, "amount_cents": amount}})
-    verdict = case.judge([bumped])[0]
+    verdict = case.judge([proposal(cancel), bumped])[1]
     assert verdict.decision == decision
+
+
+def test_a_cancellation_refund_without_its_cancellation_is_denied(world: World_) -> None:
+    set_lines(world, line(price=1_000), line("SKU-2", price=500))
+    world["products"][0]["restock_at"] = None
+    set_stock(world, "WH-A", on_hand=0)
+    case = stockout_case(world)
+    refund = next(s for s in case.plan().steps if s.action == "refund")
+    verdict = case.judge([proposal(refund)])[0]
+    assert verdict.decision == "deny" and "M5" in verdict.reasons[0]
 
 
 # --- a lead for payouts over 100,000 -------------------------------------------------------------
