@@ -45,6 +45,7 @@ AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "no such entity"}}
 INVALID: dict[int | str, dict[str, Any]] = {422: {"model": ValidationProblem, "description": "invalid input"}}
+UNREADABLE: dict[int | str, dict[str, Any]] = {400: {"model": Problem, "description": "the body is not JSON"}}
 
 # --------------------------------------------------------------------------- orders and stock
 

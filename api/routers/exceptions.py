@@ -13,6 +13,7 @@ from api.schemas import (
     AUTH_ERRORS,
     INVALID,
     NOT_FOUND,
+    UNREADABLE,
     DecisionIn,
     DecisionOut,
     ExceptionDetail,
@@ -33,7 +34,7 @@ def list_exceptions(
     order: str | None = None, customer: str | None = None,
     min_age_hours: Annotated[float | None, Query(ge=0, le=1e6, description="raised at least this long ago")] = None,
     max_age_hours: Annotated[float | None, Query(ge=0, le=1e6, description="raised at most this long ago")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> Page[ExceptionSummary]:
     f = queries.ExceptionFilter(type=type, status=status, order=order, customer=customer,
                                 min_age_hours=min_age_hours, max_age_hours=max_age_hours)
@@ -55,7 +56,7 @@ def get_exception(exception_id: str, rt: RuntimeDep, session: SessionDep, _: Rea
         403: {"model": Problem, "description": "the role may not decide, or the item needs a lead"},
         404: {"model": Problem, "description": "no such exception"},
         409: {"model": Problem, "description": "an item was already decided, or expired"},
-        **INVALID,
+        **INVALID, **UNREADABLE,
     })
 def decide(exception_id: str, body: DecisionIn, rt: RuntimeDep, principal: Decider) -> DecisionOut | JSONResponse:
     try:

@@ -9,15 +9,15 @@ from fastapi.responses import JSONResponse
 
 from api import orders, queries
 from api.deps import OrderWriter, Reader, RuntimeDep, SessionDep
-from api.schemas import AUTH_ERRORS, INVALID, NOT_FOUND, OrderIn, OrderOut, OrderSummary, Page, StockOut
+from api.schemas import AUTH_ERRORS, INVALID, NOT_FOUND, UNREADABLE, OrderIn, OrderOut, OrderSummary, Page, StockOut
 
 router = APIRouter(tags=["orders"], responses=AUTH_ERRORS)
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
 
 
 @router.post("/orders", status_code=status.HTTP_201_CREATED, response_model=OrderOut,
-             responses={**INVALID}, summary="Place an order: capture, screen, allocate")
+             responses={**INVALID, **UNREADABLE}, summary="Place an order: capture, screen, allocate")
 def place_order(body: OrderIn, rt: RuntimeDep, session: SessionDep, _: OrderWriter) -> OrderOut | JSONResponse:
     try:
         order_id = orders.place(rt, body)

@@ -1,0 +1,85 @@
+"""API fixtures: one migrated store per test, on SQLite and on PostgreSQL, seeded with a small shop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.runtime import Runtime, open_runtime
+from api.settings import ServiceSettings
+from api.testing import T0, in_ci, postgres_reachable, scratch_database, seed_shop
+from api.worker import Worker
+from core.clock import VirtualClock
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def need_postgres() -> None:
+    """Under CI an unreachable server fails the test; elsewhere it skips it."""
+    if (why := postgres_reachable()) is not None:
+        if in_ci():
+            pytest.fail(why)
+        pytest.skip(why)
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "postgresql":
+        need_postgres()
+    with scratch_database(request.param, tmp_path, "tower_api") as url:
+        yield url
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock(T0)
+
+
+@pytest.fixture
+def runtime(db_url: str, clock: VirtualClock) -> Iterator[Runtime]:
+    rt = open_runtime(ServiceSettings(database_url=db_url), clock=clock)
+    seed_shop(rt.engine)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(runtime=runtime)) as c:
+        yield c
+
+
+def as_(role: str) -> dict[str, str]:
+    """Headers of a demo token: viewer, agent, supervisor, supervisor-2, lead."""
+    return {"Authorization": f"Bearer demo-{role}"}
+
+
+def order_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"customer_id": "C-1", "ship_region": "US-NE", "ship_address_id": "A-1",
+                            "shipping_method": "standard", "fee_cents": 500,
+                            "promised_by": (T0 + timedelta(days=4)).isoformat(),
+                            "lines": [{"sku": "LAMP-01", "qty": 1}], "fraud_score": 0.05}
+    return {**body, **overrides}
+
+
+@pytest.fixture
+def held(client: TestClient, runtime: Runtime) -> Callable[..., str]:
+    """Place an order whose screening raises `fraud_hold`, let a worker work it; return the exception id.
+
+    Score 0.45 at a new address: F2 holds a verification message. Score 0.8 on a laptop: F3 holds
+    cancel + refund (over 100,000, so a lead's) + message.
+    """
+    def make(score: float = 0.45, sku: str = "LAMP-01", address: str = "A-9") -> str:
+        r = client.post("/orders", json=order_body(fraud_score=score, ship_address_id=address,
+                                                   lines=[{"sku": sku, "qty": 1}]), headers=as_("agent"))
+        assert r.status_code == 201, r.text
+        exc_id: str = r.json()["exceptions"][0]["id"]
+        Worker(runtime, worker_id="test-worker").drain()
+        return exc_id
+    return make
