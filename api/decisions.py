@@ -132,19 +132,29 @@ def _plan(s: Session, rt: Runtime, exc: OrderException, body: DecisionIn, princi
                 raise _lead_needed(rec)
         return [_Item(r, None, {**r.verdict, **stamp}) for r, _ in chosen]
     facts = load_facts(s, exc.id, now, BOOK.carbon.cents_per_kg_default)
-    refs = foreign_ref_checker(s, facts.customer.id)
-    items, errors = [], []
+    edits: dict[int, tuple[int, dict[str, Any]]] = {}
+    errors = []
     for i, (rec, edit) in enumerate(chosen):
-        assert edit is not None
+        assert edit is not None and rec.id is not None
         try:
-            args = canonical_args(rec.action, {**rec.args, **edit})
+            edits[rec.id] = (i, canonical_args(rec.action, {**rec.args, **edit}))
         except ValueError as err:
             errors.append(_field_error(["actions", i, "args"], str(err), "invalid_args"))
+    if errors:
+        raise DecisionRefused(422, errors)
+    # Judge the edits with the rest of what is still in play, as the graph will: a refund sees its cancellation.
+    batch = [r for r in records if r.status in ("held", "approved")]
+    proposals = [Proposal(action=r.action, args=edits[r.id][1] if r.id in edits else r.args, confidence=r.confidence,
+                          rationale=r.rationale, assumed=r.verdict.get("assumed", {})) for r in batch]
+    approvals = [Approval(role=role if r.id in edits or r.status == "held"  # type: ignore[arg-type]
+                          else r.verdict.get("decided_role", "supervisor"),
+                          edited=r.id in edits or bool(r.verdict.get("edited"))) for r in batch]
+    verdicts = judge(proposals, facts, approval=approvals, is_foreign_ref=foreign_ref_checker(s, facts.customer.id))
+    items = []
+    for rec, v in zip(batch, verdicts, strict=True):
+        if rec.id not in edits:
             continue
-        proposal = Proposal(action=rec.action, args=args, confidence=rec.confidence, rationale=rec.rationale,
-                            assumed=rec.verdict.get("assumed", {}))
-        v = judge([proposal], facts, approval=Approval(role=role, edited=True),  # type: ignore[arg-type]
-                  is_foreign_ref=refs)[0]
+        i, args = edits[rec.id]
         if v.decision == "deny":
             errors.append(_field_error(["actions", i, "args"], "the policy denies this edit: " + "; ".join(v.reasons),
                                        "policy_denied", rule_ids=list(v.rule_ids), reasons=list(v.reasons)))

@@ -160,3 +160,18 @@ def test_deciding_an_exception_with_nothing_held_is_a_409(client: TestClient, he
     assert r.status_code == 409
     assert client.post("/exceptions/EX-404/decision", json={"decision": "approve"},
                        headers=as_("supervisor")).status_code == 404
+
+
+def test_an_edit_is_judged_with_the_rest_of_its_case_so_a_smaller_refund_needs_no_lead(
+        client: TestClient, held: Callable[..., str]) -> None:
+    exc_id = held(0.8, sku="LAPTOP-14")
+    [refund] = keys(client, exc_id, "refund")
+    r = client.post(f"/exceptions/{exc_id}/decision", headers=as_("supervisor"), json={
+        "decision": "edit", "actions": [{"key": refund, "args": {"amount_cents": 90_000}}]})
+    assert r.status_code == 200, r.text
+    edited = next(a for a in r.json()["actions"] if a["key"] == refund)
+    assert edited["status"] == "approved" and edited["args"]["amount_cents"] == 90_000
+    assert r.json()["resumed"] is False
+    r = client.post(f"/exceptions/{exc_id}/decision", headers=as_("supervisor"), json={
+        "decision": "edit", "actions": [{"key": refund, "args": {"amount_cents": 1}}]})
+    assert r.status_code == 409
