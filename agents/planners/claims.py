@@ -45,6 +45,51 @@ PATTERNS: dict[str, tuple[tuple[str, float], ...]] = {
         (r"\b(recebi (apenas|so) (um|uma|parte)|veio incompleto|faltando|faltou|falta(m)? (um|uma|\d))", 1.5),
     ),
 }
+# Portuguese as Olist's customers write it (lower case, no accents after `normalize`): part of an order missing,
+# the wrong or different item, poor quality and faults, and asking to send it back. Added to the reasons above.
+PORTUGUESE: dict[str, tuple[tuple[str, float], ...]] = {
+    "not_received": (
+        (r"\b(so|apenas|somente) (me )?(veio|vieram|chegou|chegaram|recebi|recebemos|foi entregue|foram entregues|"
+         r"entregaram|enviaram|mandaram|despachou)\b", 2.0),
+        (r"\b(veio|vieram|chegou|chegaram|recebi|entregue|entregues|entregaram|enviaram|mandaram|despachou) "
+         r"(so|apenas|somente)\b", 2.0),
+        (r"\b(nao|nunca) (me )?(veio|vieram|chegaram|foi entregue|foram entregues|entregaram|recebemos)\b", 2.0),
+        (r"\b(entrega parcial|incomplet\w*|metade (do pedido|dos itens|dos produtos)|parte do pedido|outra parte|"
+         r"os outros (itens|produtos)|o outro item|o segundo)\b", 1.5),
+        (r"\b(falta|faltam|faltaram|faltava)\b", 1.0),
+    ),
+    "wrong_item": (
+        (r"\b(mandaram|enviaram|entregaram|me mandaram|me enviaram) (outro|outra|o errado|a errada|errad\w*|"
+         r"um modelo|uma cor|o modelo|a cor)", 2.0),
+        (r"\b(errad[oa]s?|trocad[oa]s?)\b", 1.0),
+        (r"\b(pedi|comprei|encomendei|paguei)\b.{0,80}\b(recebi|veio|vieram|mandaram|enviaram|chegou)\b.{0,20}"
+         r"\b(outr[oa]|diferente|errad\w*)", 1.0),
+    ),
+    "not_as_described": (
+        (r"\b(diferente|diferentes|difere)\b", 1.5),
+        (r"\b(foto|fotos|imagem|imagens|anuncio|anunciad\w*|descricao|descrito|site)\b", 0.75),
+        (r"\b(menor|maior|mais fin[oa]|mais gross[oa]|mais escur[oa]|mais clar[oa]) (do )?que\b", 1.5),
+        (r"\b(nao (e|era) o (mesmo|que)|imitacao|replica|remanufaturad\w*|pirata|incompativel|nao e compativel)", 1.5),
+    ),
+    "damaged": (
+        (r"\b(qualidade|acabamento|material|tecido)( e| do produto| muito| bem| meio)* (pessim\w*|ruim|inferior|"
+         r"baixa|horrivel|fraca|fraco|duvidosa|inferior|deixa a desejar|nao (e )?(muito )?bo[am])", 2.0),
+        (r"\b(pessim[oa] (produto|qualidade|material)|produto (muito )?(ruim|fraco|pessimo|horrivel)|mal acabad\w*|"
+         r"mal feit\w*|vagabund\w*|porcaria|nao presta|deixa (muito )?a desejar|fragil|frageis)\b", 1.5),
+        (r"\b(nao funcion\w*|nao liga|quebrou|quebrad\w*|vazand\w*|vaza|mal contato|descolad\w*|riscad\w*|"
+         r"riscos|manchad\w*|sujo|suja|furad\w*|soltou|desbotad\w*|enferrujad\w*)\b", 1.2),
+        (r"\b(ruim|nao gostei|esperava (mais|melhor|algo)|nao vale (o|a pena)|nao atendeu|decepcion\w*|"
+         r"fraco|fraca|falsificad\w*|falsif\w*)\b", 1.0),
+    ),
+    "changed_mind": (
+        (r"\b(quero|gostaria de|desejo|vou|preciso) (devolver|trocar|a troca|o reembolso|meu dinheiro|o dinheiro|"
+         r"cancelar)", 2.0),
+        (r"\b(devolv\w*|devolucao|troca|trocar|estorn\w*|reembols\w*|ressarci\w*|dinheiro de volta|"
+         r"cancelamento|cancelei|cancelar)\b", 1.5),
+    ),
+}
+for _reason, _extra in PORTUGUESE.items():
+    PATTERNS[_reason] = (*PATTERNS[_reason], *_extra)
 _COMPILED = {reason: tuple((re.compile(p), w) for p, w in pats) for reason, pats in PATTERNS.items()}
 
 
