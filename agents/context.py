@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 from agents.planners.base import Planner
 from core.clock import Clock
+from policies.book import BOOK, PolicyBook
 
 
 @dataclass(frozen=True)
@@ -17,3 +18,4 @@ class GraphContext:
     planner: Planner
     carbon_cents_per_kg: int
     actor: str = "agent"
+    book: PolicyBook = BOOK

@@ -71,16 +71,17 @@ def judge_and_apply(state: GraphState, runtime: Rt) -> GraphState:
                                    detail={"planner": state.get("planner"), "notes": state.get("plan_notes", []),
                                            "usage": state.get("usage", {}), "proposals": len(proposals),
                                            "failure": state.get("failure")}))
-        verdicts = judge(proposals, facts, is_foreign_ref=foreign_ref_checker(uow.session, facts.customer.id))
+        verdicts = judge(proposals, facts, is_foreign_ref=foreign_ref_checker(uow.session, facts.customer.id),
+                         book=cx.book)
         record_proposals(uow.session, facts.exception.id, proposals, verdicts, planner=state["planner"],
                          now=now, actor=cx.actor)
         uow.commit()
-    return {"held": apply_ready(cx.engine, facts.exception.id, now=now, actor=cx.actor)}
+    return {"held": apply_ready(cx.engine, facts.exception.id, now=now, actor=cx.actor, book=cx.book)}
 
 
 def reapply(state: GraphState, runtime: Rt) -> GraphState:
     cx = runtime.context
-    return {"held": apply_ready(cx.engine, state["exception_id"], now=cx.clock.now(), actor=cx.actor)}
+    return {"held": apply_ready(cx.engine, state["exception_id"], now=cx.clock.now(), actor=cx.actor, book=cx.book)}
 
 
 def after_apply(state: GraphState) -> Literal["await_approval", "close"]:
@@ -120,7 +121,7 @@ def decide(state: GraphState, runtime: Rt) -> GraphState:
             approvals = [Approval(role=r.verdict.get("decided_role", "supervisor"),
                                   edited=bool(r.verdict.get("edited"))) for r in approved]
             verdicts = judge(proposals, facts, approval=approvals,
-                             is_foreign_ref=foreign_ref_checker(uow.session, facts.customer.id))
+                             is_foreign_ref=foreign_ref_checker(uow.session, facts.customer.id), book=cx.book)
             for rec, v in zip(approved, verdicts, strict=True):
                 rec.verdict = {**rec.verdict, "rejudged": {"decision": v.decision, "rule_ids": list(v.rule_ids),
                                                            "reasons": list(v.reasons)}}

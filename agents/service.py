@@ -19,7 +19,7 @@ from agents.state import ApprovalResponse
 from core.clock import Clock
 from core.models import OrderException
 from core.store import UnitOfWork
-from policies.book import BOOK
+from policies.book import BOOK, PolicyBook
 from tools.records import records_of
 
 _BASE = build_graph()
@@ -55,16 +55,18 @@ def compiled(checkpointer: BaseCheckpointSaver) -> CompiledStateGraph:
     return _BASE.copy(update={"checkpointer": checkpointer})
 
 
-def _context(engine: Engine, clock: Clock, planner: Planner | None, carbon: int | None, actor: str) -> GraphContext:
-    return GraphContext(engine=engine, clock=clock, planner=planner or get_planner("rules"),
-                        carbon_cents_per_kg=BOOK.carbon.cents_per_kg_default if carbon is None else carbon,
-                        actor=actor)
+def _context(engine: Engine, clock: Clock, planner: Planner | None, carbon: int | None, actor: str,
+             book: PolicyBook | None) -> GraphContext:
+    book = book or BOOK
+    return GraphContext(engine=engine, clock=clock, planner=planner or get_planner("rules", book=book),
+                        carbon_cents_per_kg=book.carbon.cents_per_kg_default if carbon is None else carbon,
+                        actor=actor, book=book)
 
 
 def work_exception(
     engine: Engine, exception_id: str, *, clock: Clock, planner: Planner | None = None,
     carbon_cents_per_kg: int | None = None, checkpointer: BaseCheckpointSaver | None = None,
-    actor: str = "agent",
+    actor: str = "agent", book: PolicyBook | None = None,
 ) -> WorkResult:
     """Run the graph for one exception until it ends or waits for a supervisor.
 
@@ -79,19 +81,20 @@ def work_exception(
         payload = None
     elif snapshot.interrupts:
         return result_of(engine, exception_id)
-    graph.invoke(payload, config, context=_context(engine, clock, planner, carbon_cents_per_kg, actor))
+    graph.invoke(payload, config, context=_context(engine, clock, planner, carbon_cents_per_kg, actor, book))
     return result_of(engine, exception_id)
 
 
 def resume_exception(
     engine: Engine, exception_id: str, *, clock: Clock, checkpointer: BaseCheckpointSaver,
     decided_by: str, planner: Planner | None = None, carbon_cents_per_kg: int | None = None,
+    book: PolicyBook | None = None,
 ) -> WorkResult:
     """Resume a waiting thread once its held items are decided (the decisions are in the store)."""
     graph = compiled(checkpointer)
     config = {"configurable": {"thread_id": exception_id}}
     graph.invoke(Command(resume=ApprovalResponse(decided_by=decided_by).model_dump()), config,
-                 context=_context(engine, clock, planner, carbon_cents_per_kg, decided_by))
+                 context=_context(engine, clock, planner, carbon_cents_per_kg, decided_by, book))
     return result_of(engine, exception_id)
 
 

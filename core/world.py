@@ -36,7 +36,7 @@ Service = Literal["standard", "express", "same_day"]
 
 
 class WorldSettings(_Strict):
-    carbon_cents_per_kg: NonNegativeInt = 10
+    carbon_cents_per_kg: NonNegativeInt | None = Field(default=None, description="None: the book's default")
 
 
 class LocationIn(_Strict):

@@ -38,7 +38,7 @@ class WorkFn(Protocol):
     """The contract of agents.service.work_exception."""
 
     def __call__(self, engine: Engine, exception_id: str, *, clock: FixedClock, planner: Any,
-                 carbon_cents_per_kg: int) -> WorkResultLike: ...
+                 carbon_cents_per_kg: int | None) -> WorkResultLike: ...
 
 
 PlannerFor = Callable[[LoadedCase], Any]

@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 from fractions import Fraction
+from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 
 class _Book(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class ActionClass(_Book):
@@ -144,6 +146,32 @@ class PolicyBook(_Book):
 BOOK = PolicyBook()
 
 
+def load_book(path: Path) -> PolicyBook:
+    """A book from a JSON file: the default book with the file's values laid over it (a partial file is fine).
+
+    The file's `name` names the variant; the version hash changes with any number.
+    """
+    try:
+        overrides = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: cannot read the policy book: {err}") from err
+    if not isinstance(overrides, dict):
+        raise ValueError(f"{path}: a policy book is a JSON object")
+    try:
+        return PolicyBook.model_validate(_merge(BOOK.model_dump(mode="json"), overrides))
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise ValueError(f"{path}: {field}: {first['msg']}") from err
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merge(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return out
+
+
 RULES: dict[str, str] = {
     "A1": "Autonomy: an action below its class's confidence threshold is held (section 1).",
     "M1": "Refundable = captured - refunded; no refund may exceed it (section 2).",
@@ -175,3 +203,8 @@ RULES: dict[str, str] = {
     "C7": "Message checks of section 7.",
     "N0": "The book asks for no action.",
 }
+
+
+def carbon_cents_per_kg(setting: int | None, book: PolicyBook = BOOK) -> int:
+    """A world's own carbon price, or the book's default (section 8) where it sets none."""
+    return book.carbon.cents_per_kg_default if setting is None else setting

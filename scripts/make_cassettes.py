@@ -46,6 +46,7 @@ from core.facts import Facts, load_facts  # noqa: E402
 from core.store import UnitOfWork, fresh_memory_engine  # noqa: E402
 from core.world import import_world  # noqa: E402
 from evals.case import Case  # noqa: E402
+from policies.book import carbon_cents_per_kg  # noqa: E402
 
 MODEL = "gpt-4o-mini"
 SNAPSHOT = "gpt-4o-mini-2024-07-18"
@@ -74,7 +75,7 @@ def case_facts(case: Case) -> Facts:
             uow.commit()
         with UnitOfWork(engine) as uow:
             return load_facts(uow.session, exception_id, FixedClock(case.now).now(),
-                              case.world.settings.carbon_cents_per_kg)
+                              carbon_cents_per_kg(case.world.settings.carbon_cents_per_kg))
     finally:
         engine.dispose()
 

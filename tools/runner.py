@@ -19,7 +19,7 @@ from core.facts import load_facts
 from core.models import ActionRecord, AuditEntry, Order
 from core.store import UnitOfWork
 from policies import actions as a
-from policies.book import BOOK
+from policies.book import BOOK, PolicyBook
 from policies.judge import processing_rank
 from policies.messages import message_problems
 from policies.preconditions import precondition_problem
@@ -66,7 +66,7 @@ def apply_record(engine: Engine, record_id: int, *, now: datetime, actor: str) -
         return rec
 
 
-def apply_ready(engine: Engine, exception_id: str, *, now: datetime, actor: str) -> int:
+def apply_ready(engine: Engine, exception_id: str, *, now: datetime, actor: str, book: PolicyBook = BOOK) -> int:
     """Apply every pending or approved action of an exception, in order; return how many stay held.
 
     All in one transaction when every effect goes through; if one is refused
@@ -79,7 +79,7 @@ def apply_ready(engine: Engine, exception_id: str, *, now: datetime, actor: str)
         order_id = _order_id(s, exception_id)
         try:
             for rec in ready:
-                _apply_in(uow, rec, now, actor, order_id)
+                _apply_in(uow, rec, now, actor, order_id, book)
         except DomainError:
             uow.rollback()
             ready_ids = [r.id for r in ready]
@@ -94,12 +94,13 @@ def apply_ready(engine: Engine, exception_id: str, *, now: datetime, actor: str)
         return len(records_of(uow.session, exception_id, ["held"]))
 
 
-def _apply_in(uow: UnitOfWork, rec: ActionRecord, now: datetime, actor: str, order_id: str) -> None:
+def _apply_in(uow: UnitOfWork, rec: ActionRecord, now: datetime, actor: str, order_id: str,
+              book: PolicyBook) -> None:
     """Guard and apply one record inside the caller's transaction; raise DomainError if the OMS refuses."""
     s = uow.session
     if rec.status in DONE:
         return
-    problem = _guard(s, rec, now)
+    problem = _guard(s, rec, now, book)
     if problem is not None:
         _finish(uow, rec, "denied", now, actor, {"error": problem})
         s.flush()
@@ -112,8 +113,8 @@ def _apply_in(uow: UnitOfWork, rec: ActionRecord, now: datetime, actor: str, ord
     s.flush()
 
 
-def _guard(s: Session, rec: ActionRecord, now: datetime) -> str | None:
-    facts = load_facts(s, rec.exception_id, now, BOOK.carbon.cents_per_kg_default)
+def _guard(s: Session, rec: ActionRecord, now: datetime, book: PolicyBook = BOOK) -> str | None:
+    facts = load_facts(s, rec.exception_id, now, book.carbon.cents_per_kg_default)
     try:
         args = a.parse_args(rec.action, rec.args)
     except ValueError as err:
@@ -128,7 +129,7 @@ def _guard(s: Session, rec: ActionRecord, now: datetime) -> str | None:
             args.body, customer_email=facts.customer.email, eta=args.eta, amounts_cents=applied,
             own_refs=[facts.order.id, facts.customer.id, *(x.id for x in facts.order.shipments),
                       *(x.id for x in facts.order.returns)],
-            is_foreign_ref=foreign_ref_checker(s, facts.customer.id))
+            is_foreign_ref=foreign_ref_checker(s, facts.customer.id), book=book)
         if problems:
             return "message checks failed: " + "; ".join(problems)
     return None

@@ -7,14 +7,15 @@ from typing import Any
 
 from agents.planners.base import Plan, Planner, PlannerFailure
 from agents.planners.rules import RulesPlanner
+from policies.book import BOOK, PolicyBook
 
 __all__ = ["Plan", "Planner", "PlannerFailure", "RulesPlanner", "get_planner"]
 
 
 def get_planner(name: str = "rules", *, cassette_dir: Path | None = None, case_id: str | None = None,
-                **options: Any) -> Planner:
+                book: PolicyBook = BOOK, **options: Any) -> Planner:
     if name == "rules":
-        return RulesPlanner()
+        return RulesPlanner(book)
     if name == "llm":
         from agents.planners.llm import LLMPlanner  # imported lazily: only QA runs and live use need it
 

@@ -12,12 +12,16 @@ from agents.planners.base import Plan
 from agents.planners.claims import read_claim
 from core.facts import Facts
 from policies.actions import Proposal
+from policies.book import BOOK, PolicyBook
 from policies.rules import book_plan
 
 
 class RulesPlanner:
     name = "rules"
     version = "rules-1"
+
+    def __init__(self, book: PolicyBook = BOOK) -> None:
+        self.book = book
 
     def plan(self, facts: Facts) -> Plan:
         reading, confidence, notes = None, 1.0, []
@@ -28,7 +32,7 @@ class RulesPlanner:
             found = ", ".join(repr(e) for e in r.evidence) or "nothing recognisable"
             notes.append(f"no reason code; the claim reads as {r.reason} (confidence {r.confidence:.2f}; "
                          f"found {found})")
-        plan = book_plan(facts, reason=reading)
+        plan = book_plan(facts, reason=reading, book=self.book)
         rationale = "; ".join([*notes, *plan.notes])
         proposals = []
         for step in plan.steps:

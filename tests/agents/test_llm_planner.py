@@ -31,6 +31,7 @@ from core.models import AuditEntry, Event
 from core.store import UnitOfWork, fresh_memory_engine
 from core.world import World, import_world, parse_time
 from policies.actions import ARGS
+from policies.book import carbon_cents_per_kg
 
 REPO = Path(__file__).resolve().parents[2]
 CASSETTES = Path(__file__).with_name("cassettes")
@@ -76,7 +77,8 @@ def facts_of(case_id: str) -> Facts:
     case = load_case(case_id)
     engine, exception_id, world = raised(case)
     with Session(engine) as s:
-        return load_facts(s, exception_id, parse_time(case["now"]), world.settings.carbon_cents_per_kg)
+        carbon = carbon_cents_per_kg(world.settings.carbon_cents_per_kg)
+        return load_facts(s, exception_id, parse_time(case["now"]), carbon)
 
 
 def work(case_id: str, planner: Any | None = None) -> tuple[WorkResult, Engine, str]:
@@ -84,7 +86,7 @@ def work(case_id: str, planner: Any | None = None) -> tuple[WorkResult, Engine, 
     engine, exception_id, world = raised(case)
     planner = planner or get_planner("llm", cassette_dir=CASSETTES, case_id=case_id)
     result = work_exception(engine, exception_id, clock=FixedClock(parse_time(case["now"])), planner=planner,
-                            carbon_cents_per_kg=world.settings.carbon_cents_per_kg)
+                            carbon_cents_per_kg=carbon_cents_per_kg(world.settings.carbon_cents_per_kg))
     return result, engine, exception_id
 
 

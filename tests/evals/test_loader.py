@@ -36,7 +36,7 @@ def test_a_valid_case_loads_with_its_fields(tmp_path: Path) -> None:
     assert item.case.exception.type == "delay"
     assert item.case.expect.outcome == ("auto",)
     assert item.case.expect.actions[0].fields == {"amount_cents": 1500, "reason": "shipping_fee"}
-    assert item.case.world.settings.carbon_cents_per_kg == 10
+    assert item.case.world.settings.carbon_cents_per_kg is None  # the book's default applies
 
 
 def test_title_and_settings_are_optional(tmp_path: Path) -> None:

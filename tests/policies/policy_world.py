@@ -24,6 +24,7 @@ from core.facts import Facts, load_facts
 from core.store import UnitOfWork, fresh_memory_engine
 from core.world import World, import_world
 from policies.actions import Proposal
+from policies.book import carbon_cents_per_kg
 from policies.judge import Approval, Verdict, judge
 from policies.rules import BookPlan, Step, book_plan
 
@@ -185,7 +186,7 @@ def open_case(w: World_, type_: str, *, now: datetime = NOW, **exception: Any) -
         exc = raise_exception(uow, type=type_, order_id="O-1", at=now, **exception)
         uow.commit()
         exception_id = exc.id
-    return Case(engine, exception_id, now, world.settings.carbon_cents_per_kg)
+    return Case(engine, exception_id, now, carbon_cents_per_kg(world.settings.carbon_cents_per_kg))
 
 
 def delay_case(w: World_, *, now: datetime = NOW) -> Case:
