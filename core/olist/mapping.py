@@ -99,6 +99,10 @@ class ReviewCase:
     claim: str
     label: str
 
+    @property
+    def id(self) -> str:
+        return self.order_id
+
 
 Row = dict[str, Any]
 
