@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -152,7 +153,8 @@ class Simulation:
             customer_id=customer.id, ship_region=region, ship_address_id=address, shipping_method=method,
             fee_cents=FEES[method], promised_by=promised_by, lines=lines), at=now, rules=self.rules)
         flagged = rng.random() < sc.fraud_rate
-        score = round(rng.uniform(0.30, 1.0) if flagged else rng.random() ** 3 * 0.29, 2)
+        hold = self.rules.triggers.fraud_hold_score
+        score = round(rng.uniform(hold, 1.0), 2) if flagged else math.floor(rng.random() ** 3 * hold * 100) / 100
         if services.screen_order(self.engine, oid, score, at=now, rules=self.rules).status == "on_hold":
             return
         result = services.allocate_order(self.engine, oid, at=now, rules=self.rules)

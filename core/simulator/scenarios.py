@@ -28,7 +28,7 @@ class Scenario:
     mispick_rate: float = 0.01
     """Share of picks that come up one unit short."""
     fraud_rate: float = 0.04
-    """Share of orders screened at 0.30 or more."""
+    """Share of orders screened at or above the hold score."""
     return_rate: float = 0.10
     dispute_rate: float = 0.35
     no_reason_rate: float = 0.25
@@ -46,7 +46,8 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              hub_region="central"),
     Scenario("peak", "Peak season: five times the orders, half the stock, carriers stretched.",
              orders_per_hour=30.0, stock_scale=0.5, delay_rate=0.12, mispick_rate=0.02),
-    Scenario("fraud-wave", "A card-testing wave: a quarter of orders score 0.30 or more.", fraud_rate=0.25),
+    Scenario("fraud-wave", "A card-testing wave: a quarter of orders score at or above the hold line.",
+             fraud_rate=0.25),
     Scenario("returns-season", "After the holidays: many returns, many disputes, many vague claims.",
              return_rate=0.35, dispute_rate=0.5, no_reason_rate=0.4),
 )}
