@@ -120,3 +120,33 @@ def seed_fraud_holds(engine: Engine, count: int, *, score: float = 0.1, at: date
                                        detail={"fraud_score": score}).id)
         uow.commit()
     return ids
+
+
+def worker_command(url: str, worker_id: str, *, lease: float | None = None, exit_when_idle: bool = True) -> list[str]:
+    """`tower worker` as a subprocess argv (via `python -m api.cli`, so no installed script is needed)."""
+    import sys
+
+    argv = [sys.executable, "-m", "api.cli", "worker", "--db", url, "--id", worker_id]
+    if lease is not None:
+        argv += ["--lease", str(lease)]
+    return [*argv, "--exit-when-idle"] if exit_when_idle else argv
+
+
+def drain_with_processes(url: str, workers: int, *, timeout: float = 300, prefix: str = "w") -> float:
+    """Start `workers` worker processes on a seeded store, wait for all to exit; returns wall seconds."""
+    import subprocess
+    import time
+
+    env = {**os.environ, "TOWER_LOG_LEVEL": "WARNING"}
+    started = time.perf_counter()
+    procs = [subprocess.Popen(worker_command(url, f"{prefix}{i}"), env=env) for i in range(workers)]
+    try:
+        for p in procs:
+            p.wait(timeout=max(1.0, timeout - (time.perf_counter() - started)))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    if any(p.returncode != 0 for p in procs):
+        raise RuntimeError(f"worker exit codes {[p.returncode for p in procs]}")
+    return time.perf_counter() - started

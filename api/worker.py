@@ -50,31 +50,39 @@ def _claimable(stale: datetime):  # type: ignore[no-untyped-def]
     return or_(and_(col(OrderException.state).in_(WORKABLE), unclaimed_or_stale), orphaned_resume)
 
 
-def claim_next(engine: Engine, worker_id: str, *, now: datetime, lease: timedelta) -> str | None:
+@dataclass(frozen=True)
+class Claim:
+    exception_id: str
+    state: str
+
+
+def claim_next(engine: Engine, worker_id: str, *, now: datetime, lease: timedelta) -> Claim | None:
     """Claim the oldest claimable exception for `worker_id`, or None; the claim is audited."""
     stale = now - lease
     with Session(engine) as s:
-        pick = (select(OrderException.id).where(_claimable(stale))
+        pick = (select(OrderException.id, OrderException.state).where(_claimable(stale))
                 .order_by(col(OrderException.raised_at), col(OrderException.id)).limit(1))
         if engine.dialect.name == "postgresql":
-            exc_id = s.exec(pick.with_for_update(skip_locked=True)).first()
-            if exc_id is None:
+            row = s.exec(pick.with_for_update(skip_locked=True)).first()
+            if row is None:
                 return None
-            s.execute(update(OrderException).where(col(OrderException.id) == exc_id)
+            s.execute(update(OrderException).where(col(OrderException.id) == row[0])
                       .values(claimed_by=worker_id, claimed_at=now))
+            claim = Claim(*row)
         else:
             # SQLite: the UPDATE is the first statement, so it takes the write lock before it reads.
-            row = s.execute(update(OrderException)
-                            .where(col(OrderException.id) == pick.scalar_subquery(), _claimable(stale))
+            oldest = pick.with_only_columns(OrderException.id).scalar_subquery()
+            row = s.execute(update(OrderException).where(col(OrderException.id) == oldest, _claimable(stale))
                             .values(claimed_by=worker_id, claimed_at=now)
-                            .returning(OrderException.id)).first()
+                            .returning(OrderException.id, OrderException.state)).first()
             if row is None:
                 s.rollback()
                 return None
-            exc_id = row[0]
-        s.add(AuditEntry(at=now, exception_id=exc_id, actor=worker_id, kind="claimed", detail={"worker": worker_id}))
+            claim = Claim(*row)
+        s.add(AuditEntry(at=now, exception_id=claim.exception_id, actor=worker_id, kind="claimed",
+                         detail={"worker": worker_id}))
         s.commit()
-        return exc_id
+        return claim
 
 
 @dataclass
@@ -91,13 +99,14 @@ class Worker:
         """Claim and work one exception; returns its id, or None when there was nothing to claim."""
         rt = self.rt
         lease = timedelta(seconds=rt.settings.worker_lease_seconds)
-        exc_id = claim_next(rt.engine, self.worker_id, now=rt.clock.now(), lease=lease)
-        if exc_id is None:
+        claim = claim_next(rt.engine, self.worker_id, now=rt.clock.now(), lease=lease)
+        if claim is None:
             return None
+        exc_id = claim.exception_id
         if self.after_claim is not None:
             self.after_claim(exc_id)
         try:
-            self.work(exc_id)
+            self.work(claim)
         except Exception:  # the claim stays; after the lease another worker retries from the checkpoint
             log.exception("working %s failed", exc_id)
             with Session(rt.engine) as s:
@@ -107,19 +116,17 @@ class Worker:
         self.handled += 1
         return exc_id
 
-    def work(self, exc_id: str) -> None:
-        rt = self.rt
-        with Session(rt.engine) as s:
-            exc = s.get(OrderException, exc_id)
-            state, claimed_by = (exc.state, exc.claimed_by) if exc else (None, None)
-        if state == ExceptionState.awaiting_approval:
-            decider = (claimed_by or "").removeprefix(RESUMER_PREFIX) or self.worker_id
-            resume_exception(rt.engine, exc_id, clock=rt.clock, checkpointer=rt.checkpointer, decided_by=decider,
-                             planner=rt.planner())
+    def work(self, claim: Claim) -> None:
+        rt, exc_id = self.rt, claim.exception_id
+        if claim.state == ExceptionState.awaiting_approval:  # an API resume that died: finish it for its decider
+            decider = last_decider(rt.engine, exc_id) or self.worker_id
+            result = resume_exception(rt.engine, exc_id, clock=rt.clock, checkpointer=rt.checkpointer,
+                                      decided_by=decider, planner=rt.planner())
         else:
-            work_exception(rt.engine, exc_id, clock=rt.clock, checkpointer=rt.checkpointer, planner=rt.planner(),
-                           actor=self.worker_id)
-        stamp_deadlines(rt.engine, rt.settings, now=rt.clock.now(), exception_id=exc_id)
+            result = work_exception(rt.engine, exc_id, clock=rt.clock, checkpointer=rt.checkpointer,
+                                    planner=rt.planner(), actor=self.worker_id)
+        if any(a.status == "held" for a in result.actions):
+            stamp_deadlines(rt.engine, rt.settings, now=rt.clock.now(), exception_id=exc_id)
 
     def sweep(self) -> list[str]:
         self._last_sweep = time.monotonic()
@@ -148,6 +155,13 @@ class Worker:
                 if exit_when_idle:
                     return
                 stop.wait(settings.worker_poll_seconds)
+
+
+def last_decider(engine: Engine, exception_id: str) -> str | None:
+    with Session(engine) as s:
+        return s.exec(select(ActionRecord.decided_by).where(
+            ActionRecord.exception_id == exception_id, col(ActionRecord.decided_by).is_not(None))
+            .order_by(col(ActionRecord.decided_at).desc(), col(ActionRecord.id).desc()).limit(1)).first()
 
 
 def ping(engine: Engine) -> None:
