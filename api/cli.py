@@ -10,7 +10,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
 
 def _register() -> None:
     from api.commands.replay import replay_app
-    from api.commands.serve import api, up, worker
+    from api.commands.serve import api, sweep, up, worker
     from api.commands.simulate import simulate
     from evals.cli import eval_app
 
@@ -18,6 +18,7 @@ def _register() -> None:
     app.command("api")(api)
     app.command("worker")(worker)
     app.command("up")(up)
+    app.command("sweep")(sweep)
     app.add_typer(eval_app, name="eval", help="Replay suites of recorded cases offline.")
     app.add_typer(replay_app, name="replay", help="Replay real marketplace history through the control tower.")
 

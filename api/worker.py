@@ -92,6 +92,7 @@ class Worker:
     rt: Runtime
     worker_id: str = field(default_factory=default_worker_id)
     after_claim: Callable[[str], None] | None = None
+    sweeps: bool = True
     handled: int = 0
     _last_sweep: float = 0.0
 
@@ -147,7 +148,7 @@ class Worker:
         settings = self.rt.settings
         log.info("worker %s on %s", self.worker_id, self.rt.dialect)
         while not stop.is_set():
-            if time.monotonic() - self._last_sweep >= settings.sweep_every_seconds:
+            if self.sweeps and time.monotonic() - self._last_sweep >= settings.sweep_every_seconds:
                 escalated = self.sweep()
                 if escalated:
                     log.info("escalated %d exceptions with expired held actions", len(escalated))

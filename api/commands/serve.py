@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 
 from api.app import create_app
 from api.commands.simulate import DEFAULT_START
+from api.holds import sweep_expired
 from api.runtime import oms_rules, open_runtime
 from api.settings import ServiceSettings
 from api.worker import Worker, default_worker_id, install_test_hook
@@ -78,6 +79,17 @@ def worker(
         rt.close()
 
 
+def sweep(db: DbOption = None) -> None:
+    """Expire held actions past their deadline and escalate their exceptions (the worker also does this)."""
+    settings = _settings(db)
+    rt = open_runtime(settings)
+    try:
+        escalated = sweep_expired(rt.engine, settings, now=rt.clock.now())
+    finally:
+        rt.close()
+    typer.echo(f"escalated {len(escalated)}" + (f": {', '.join(escalated)}" if escalated else ""))
+
+
 def up(
     db: Annotated[str, typer.Option(help="A SQLite file URL: `up` is the one-machine setup.")] = "sqlite:///tower.db",
     orders: Annotated[int, typer.Option(min=0, help="Orders the simulator feeds in (0: no feed).")] = 200,
@@ -86,6 +98,9 @@ def up(
     pace: Annotated[float, typer.Option(help="Wall seconds per simulator step (0: as fast as it goes).")] = 0.05,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
+    expire: Annotated[bool, typer.Option(
+        help="Expire held actions past their deadline. Off by default: the simulation's virtual time runs "
+             "days ahead in seconds, so every hold would expire before a supervisor could look.")] = False,
 ) -> None:
     """API + worker + simulator feed on one SQLite store, on one machine."""
     _logging()
@@ -111,7 +126,7 @@ def up(
         threads.append(threading.Thread(target=feed, name="feed", daemon=True))
     else:
         rt.clock = _store_clock(rt.engine)
-    w = Worker(rt, worker_id=f"up:{default_worker_id()}")
+    w = Worker(rt, worker_id=f"up:{default_worker_id()}", sweeps=expire)
     threads.append(threading.Thread(target=w.run, args=(stop,), name="worker", daemon=True))
     for t in threads:
         t.start()
