@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
+from api_helpers import as_, order_body
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -53,19 +52,6 @@ def runtime(db_url: str, clock: VirtualClock) -> Iterator[Runtime]:
 def client(runtime: Runtime) -> Iterator[TestClient]:
     with TestClient(create_app(runtime=runtime)) as c:
         yield c
-
-
-def as_(role: str) -> dict[str, str]:
-    """Headers of a demo token: viewer, agent, supervisor, supervisor-2, lead."""
-    return {"Authorization": f"Bearer demo-{role}"}
-
-
-def order_body(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"customer_id": "C-1", "ship_region": "US-NE", "ship_address_id": "A-1",
-                            "shipping_method": "standard", "fee_cents": 500,
-                            "promised_by": (T0 + timedelta(days=4)).isoformat(),
-                            "lines": [{"sku": "LAMP-01", "qty": 1}], "fraud_score": 0.05}
-    return {**body, **overrides}
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import as_, order_body
+from api_helpers import as_, order_body
 from fastapi.testclient import TestClient
 
 from api.auth import TokenBook, digest

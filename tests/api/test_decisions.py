@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from conftest import as_
+from api_helpers import as_
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, func, select
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from conftest import as_, order_body
+from api_helpers import as_, order_body
 from fastapi.testclient import TestClient
 
 from core.clock import VirtualClock

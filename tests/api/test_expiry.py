@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from conftest import as_
+from api_helpers import as_
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import as_, order_body
+from api_helpers import as_, order_body
 from fastapi.testclient import TestClient
 
 

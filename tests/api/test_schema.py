@@ -8,7 +8,7 @@ The app is built at import on an in-memory store, because schemathesis' lazy fix
 from __future__ import annotations
 
 import schemathesis
-from conftest import as_
+from api_helpers import as_
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
     allow_header_conformance,
