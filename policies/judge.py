@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from core.facts import Facts
 from policies import actions as a
 from policies.book import BOOK, PolicyBook
+from policies.claims import read_claim
 from policies.messages import message_problems
 from policies.preconditions import Ledger, precondition_problem
 from policies.rules import RETURN_REASONS, BookPlan, Step, book_plan
@@ -210,10 +211,14 @@ class _Judge:
                     self.f.customer.returns_90d >= money.abuse_returns_90d:
                 holds.append("M3")
                 reasons.append("M3: abuse guard, no automatic goodwill")
+        confidence = p.confidence
+        if plan.reading:
+            confidence, why = self.corroborated(p, plan.reading["reason"])
+            reasons += why
         threshold = self.book.autonomy.class_of(action).auto_confidence
-        if p.confidence < threshold:
+        if confidence < threshold:
             holds.append("A1")
-            reasons.append(f"A1: confidence {p.confidence:.2f} below the {threshold:.2f} threshold")
+            reasons.append(f"A1: confidence {confidence:.2f} below the {threshold:.2f} threshold")
         lead = action in PAYOUTS and args["amount_cents"] > money.lead_approval_over_cents
         if lead:
             reasons.append(f"M4: {args['amount_cents']} is over {money.lead_approval_over_cents}: a lead approves")
@@ -228,6 +233,17 @@ class _Judge:
         if is_goodwill(action, args, self.book):
             self.goodwill_auto += args["amount_cents"]
         return self.verdict("apply", rules, reasons or [f"{', '.join(step.rule_ids)}: within policy"])
+
+
+    def corroborated(self, p: a.Proposal, reading: str) -> tuple[float, list[str]]:
+        """How far to trust a decision resting on a reading of free text: never more than the policy's reader."""
+        ret = self.f.order.return_(self.f.exception.return_id)
+        own = read_claim(ret.claim if ret else "")
+        if p.assumed.get("reason") != reading:
+            return 0.0, [f"A1: the decision rests on an unstated reading of the claim ({reading})"]
+        if own.reason != reading:
+            return 0.0, [f"A1: the claim reads as {own.reason} to the policy's reader, not {reading}"]
+        return min(p.confidence, own.confidence), []
 
 
 def _name(x: a._Args) -> str:

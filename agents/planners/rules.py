@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from agents.messages import draft
 from agents.planners.base import Plan
-from agents.planners.claims import read_claim
 from core.facts import Facts
 from policies.actions import Proposal
 from policies.book import BOOK, PolicyBook
+from policies.claims import read_claim
 from policies.rules import book_plan
 
 

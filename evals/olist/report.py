@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from agents.planners.claims import read_claim
 from core.detectors import iso
 from core.models import ActionRecord, Order, OrderException, Shipment
 from core.olist.extract import Review
@@ -25,6 +24,7 @@ from core.olist.mapping import COMPLAINT_LABELS, Mapped, ReplayOrder
 from core.olist.ratecard import GRAMS_CO2_PER_KM, MIN_KM, MIN_SAMPLES, RateCard
 from evals.olist.replay import ReplayLog
 from policies.book import BOOK
+from policies.claims import read_claim
 
 READER_TO_LABEL: dict[str, str] = {
     "not_as_described": "diferente_do_anunciado",

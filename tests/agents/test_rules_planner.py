@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from agents.planners import RulesPlanner, get_planner
-from agents.planners.claims import read_claim
 from core.facts import (
     CustomerFacts,
     ExceptionFacts,
@@ -26,6 +25,7 @@ from core.facts import (
     ShipmentFacts,
     StockFacts,
 )
+from policies.claims import read_claim
 from policies.judge import judge
 from policies.messages import message_problems
 from policies.rules import book_plan
