@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.auth import TokenBook
-from api.routers import exceptions, orders, overview
+from api.routers import exceptions, orders, overview, simulator
 from api.runtime import Runtime, open_runtime
 from api.settings import ServiceSettings
 from core.clock import Clock
@@ -34,4 +34,5 @@ def create_app(settings: ServiceSettings | None = None, *, clock: Clock | None =
     app.include_router(orders.router)
     app.include_router(exceptions.router)
     app.include_router(overview.router)
+    app.include_router(simulator.router)
     return app
