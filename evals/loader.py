@@ -97,7 +97,7 @@ def _load_file(path: Path, errors: list[str]) -> Case | None:
     try:
         case = Case.model_validate(data)
     except ValidationError as e:
-        errors.extend(f"{name}: {_field(err['loc'], err['type'])}: {_message(err)}" for err in e.errors())
+        errors.extend(f"{name}: {field_path(err['loc'], err['type'])}: {_message(err)}" for err in e.errors())
         return None
     problems = case_reference_errors(case)
     errors.extend(f"{name}: {at}: {message}" for at, message in problems)
@@ -143,7 +143,7 @@ def _not_an_action(name: str) -> str:
     return f"{name!r} is not an action of the policy book (one of {', '.join(sorted(ACTIONS))})"
 
 
-def _field(loc: tuple[int | str, ...], kind: str) -> str:
+def field_path(loc: tuple[int | str, ...], kind: str) -> str:
     """pydantic's location as a field path: `world.orders[0].id`, without union tags."""
     parts = list(loc)
     if len(parts) > 1 and parts[0] == "exception" and isinstance(parts[1], str) \

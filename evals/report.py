@@ -2,7 +2,10 @@
 
 Nothing time-dependent goes into the JSON: cases keep their load order
 (sorted by file path), an action's arguments are sorted by name, and
-times are written as UTC instants.
+times are written as UTC instants. Besides the spec's `summary` and
+`cases`, it records what ran (planner, policy book, repeat count), pass^k
+and the aggregates of evals.analysis. The Markdown and HTML pages for
+people are in evals.pages.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from core.clock import utc
+from evals.analysis import analyse, as_dict, outcome_label
 from evals.matching import ProducedAction
 from evals.runner import CaseResult, SuiteResult
 
@@ -34,8 +38,14 @@ def summary(result: SuiteResult) -> dict[str, int]:
 
 
 def report_dict(result: SuiteResult) -> dict[str, Any]:
-    """The report of shared/spec/cases.md, plus each case's title, exception type and violation flag."""
-    return {"summary": summary(result), "cases": [_case(c) for c in result.cases]}
+    """The report of shared/spec/cases.md, plus what ran, pass^k, the aggregates and more per case."""
+    analysis = analyse(result)
+    return {"summary": summary(result),
+            "run": {"planner": result.planner, "repeat": result.repeat,
+                    "policy_book": {"name": result.book_name, "version": result.book_version}},
+            "pass_hat_k": {str(k): v for k, v in analysis.pass_hat.items()},
+            "aggregates": as_dict(analysis),
+            "cases": [_case(c) for c in result.cases]}
 
 
 def report_json(result: SuiteResult) -> str:
@@ -48,8 +58,10 @@ def write_report(result: SuiteResult, path: Path) -> None:
 
 
 def _case(c: CaseResult) -> dict[str, Any]:
+    """`passed` is pass^k over the case's runs; `outcome`, `actions` and `failures` are of the run shown."""
     return {"id": c.id, "title": c.title, "exception_type": c.exception_type, "passed": c.passed,
-            "policy_violation": c.violation, "outcome": c.outcome,
+            "policy_violation": c.violation, "expected_outcome": list(c.expected_outcomes), "outcome": c.outcome,
+            "runs": {"count": c.runs, "passed": c.passes, "outcomes": list(c.run_outcomes) or [c.outcome]},
             "actions": [_action(a) for a in c.actions], "failures": list(c.failures)}
 
 
@@ -83,13 +95,16 @@ def jsonable(value: Any) -> Any:
 
 def print_report(result: SuiteResult, console: Console) -> None:
     """One row per case, then the aggregate by exception type and the summary line."""
+    repeated = result.repeat > 1
     cases = Table(title="Recorded cases", title_justify="left")
-    for name in ("case", "type", "expected", "produced", "result", "first failure"):
+    for name in ("case", "type", "expected", "produced", *(["runs passed"] if repeated else []), "result",
+                 "first failure"):
         cases.add_column(name, overflow="fold")
     for c in result.cases:
         verdict = "[green]pass[/]" if c.passed else "[bold red]FAIL (violation)[/]" if c.violation \
             else "[red]FAIL[/]"
-        cases.add_row(c.id, c.exception_type, " or ".join(c.expected_outcomes), c.outcome or "-", verdict,
+        runs = [f"{c.passes}/{c.runs}"] if repeated else []
+        cases.add_row(c.id, c.exception_type, outcome_label(c.expected_outcomes), c.outcome or "-", *runs, verdict,
                       c.failures[0] if c.failures else "")
     console.print(cases)
     totals: dict[str, list[int]] = {}
@@ -104,7 +119,11 @@ def print_report(result: SuiteResult, console: Console) -> None:
     for kind, (n, passed, violations) in sorted(totals.items()):
         by_type.add_row(kind, str(n), str(passed), f"[bold red]{violations}[/]" if violations else "0")
     console.print(by_type)
+    console.print(f"planner {result.planner}, policy book {result.book_version}", style="dim", highlight=False)
     s = summary(result)
     colour = "green" if s["failed"] == 0 else "red"
-    console.print(f"[{colour}]{s['passed']}/{s['cases']} passed, {s['failed']} failed, "
-                  f"{s['policy_violations']} policy violations[/]")
+    if repeated:
+        curve = ", ".join(f"pass^{k} {v:.2f}" for k, v in analyse(result).pass_hat.items())
+        console.print(f"{result.repeat} runs per case: {curve}", highlight=False)
+    console.print(f"[{colour}]{s['passed']}/{s['cases']} passed{f' all {result.repeat} runs' if repeated else ''}, "
+                  f"{s['failed']} failed, {s['policy_violations']} policy violations[/]")

@@ -4,6 +4,8 @@ The runner goes through the same service function the worker uses
 (`agents.service.work_exception`); it is injectable so the suite machinery
 can be tested without the agents, and resolved lazily so `evals` imports
 without them. A case that raises is a failed case, never a crashed suite.
+A suite runs against one policy book (the default unless given), and each
+case may run K times: it passes^k when all K runs pass.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from core.clock import FixedClock
 from core.exceptions import raise_exception
 from core.store import UnitOfWork, fresh_memory_engine
 from core.world import import_world
-from evals.case import Outcome
+from evals.case import Expect, Outcome
 from evals.loader import LoadedCase, Suite
-from evals.matching import ProducedAction, score
+from evals.matching import ProducedAction, maximum_matching, score
+from policies.book import BOOK, PolicyBook
 
 PlannerKind = Literal["rules", "llm"]
 CASSETTES_FOLDER = "cassettes"
@@ -38,14 +41,19 @@ class WorkFn(Protocol):
     """The contract of agents.service.work_exception."""
 
     def __call__(self, engine: Engine, exception_id: str, *, clock: FixedClock, planner: Any,
-                 carbon_cents_per_kg: int | None) -> WorkResultLike: ...
+                 carbon_cents_per_kg: int | None, book: PolicyBook | None = None) -> WorkResultLike: ...
 
 
 PlannerFor = Callable[[LoadedCase], Any]
 
 
 class CaseResult(BaseModel):
-    """What one case came to: produced outcome (None when the run raised), actions, failures."""
+    """What one case came to: produced outcome (None when the run raised), actions, failures.
+
+    `matches` maps an expected action's index to the index in `actions` that matched it. After K
+    runs, the result shown is the first run with a violation, else the first that failed, else the
+    first; `run_outcomes` and `runs_passed` keep every run (the case passes^k when all K pass).
+    """
 
     model_config = ConfigDict(frozen=True)
     id: str
@@ -53,20 +61,39 @@ class CaseResult(BaseModel):
     file: str
     exception_type: str
     expected_outcomes: tuple[Outcome, ...]
+    expect: Expect | None = None
     outcome: Outcome | None
     state: str | None
     actions: list[ProducedAction]
+    matches: dict[int, int] = {}
     failures: list[str]
     violation: bool
+    run_outcomes: tuple[Outcome | None, ...] = ()
+    runs_passed: int | None = None
 
     @property
     def passed(self) -> bool:
         return not self.failures
 
+    @property
+    def runs(self) -> int:
+        return len(self.run_outcomes) or 1
+
+    @property
+    def passes(self) -> int:
+        """How many of the runs passed (0 or 1 for a single run)."""
+        return int(self.passed) if self.runs_passed is None else self.runs_passed
+
 
 class SuiteResult(BaseModel):
+    """Every case's result, and what they ran against: the planner, the book's version, the repeat count."""
+
     model_config = ConfigDict(frozen=True)
     cases: list[CaseResult]
+    planner: str = "rules"
+    book_name: str = BOOK.name
+    book_version: str = BOOK.version
+    repeat: int = 1
 
     @property
     def passed(self) -> bool:
@@ -81,34 +108,34 @@ def default_work() -> WorkFn:
 
 
 def planner_factory(kind: PlannerKind, cassettes: Path | None = None,
-                    get_planner: Callable[..., Any] | None = None) -> PlannerFor:
-    """A planner per case; the llm one replays `<case id>.yaml` from `cassettes` or the case's folder."""
+                    get_planner: Callable[..., Any] | None = None, *, book: PolicyBook = BOOK) -> PlannerFor:
+    """A planner per case, reading `book`; llm replays `<case id>.yaml` from `cassettes` or the case's folder."""
     if get_planner is None:
         from agents.planners import get_planner
 
     if kind == "rules":
-        return lambda _case: get_planner("rules")
+        return lambda _case: get_planner("rules", book=book)
 
     def llm(item: LoadedCase) -> Any:
         folder = cassettes if cassettes is not None else item.path.parent / CASSETTES_FOLDER
-        return get_planner("llm", cassette_dir=folder, case_id=item.case.id)
+        return get_planner("llm", cassette_dir=folder, case_id=item.case.id, book=book)
 
     return llm
 
 
-def run_case(item: LoadedCase, *, work: WorkFn, planner_for: PlannerFor) -> CaseResult:
-    """Build the case's OMS, raise its exception, let the agents work it, and score what they did."""
+def run_case(item: LoadedCase, *, work: WorkFn, planner_for: PlannerFor, book: PolicyBook = BOOK) -> CaseResult:
+    """Build the case's OMS, raise its exception, let the agents work it under `book`, and score what they did."""
     case = item.case
     base: dict[str, Any] = {
         "id": case.id, "title": case.title, "file": item.name, "exception_type": case.exception.type,
-        "expected_outcomes": case.expect.outcome,
+        "expected_outcomes": case.expect.outcome, "expect": case.expect,
     }
     try:
         engine = fresh_memory_engine()
         try:
             exception_id = _raise(engine, item)
             result = work(engine, exception_id, clock=FixedClock(case.now), planner=planner_for(item),
-                          carbon_cents_per_kg=case.world.settings.carbon_cents_per_kg)
+                          carbon_cents_per_kg=case.world.settings.carbon_cents_per_kg, book=book)
             actions = [ProducedAction.model_validate(a, from_attributes=True) for a in result.actions]
             state = str(result.state)
         finally:
@@ -121,7 +148,22 @@ def run_case(item: LoadedCase, *, work: WorkFn, planner_for: PlannerFor) -> Case
     if state == "failed":
         failures.append("The exception ended in state failed.")
     return CaseResult(**base, outcome=scored.outcome, state=state, actions=actions, failures=failures,
-                      violation=scored.violation)
+                      violation=scored.violation, matches=_matches(case.expect, actions))
+
+
+def _matches(expect: Expect, actions: list[ProducedAction]) -> dict[int, int]:
+    """The scorer's matching (over applied and held actions), as indexes into all the actions."""
+    live = [i for i, a in enumerate(actions) if a.status != "denied"]
+    pairs = maximum_matching(expect.actions, [actions[i] for i in live])
+    return {e: live[p] for e, p in sorted(pairs.items())}
+
+
+def combine_runs(runs: Sequence[CaseResult]) -> CaseResult:
+    """K runs of one case as one result: it passes only if every run passed (pass^k)."""
+    shown = next((r for r in runs if r.violation), None) or next((r for r in runs if not r.passed), runs[0])
+    return shown.model_copy(update={"run_outcomes": tuple(r.outcome for r in runs),
+                                    "runs_passed": sum(r.passed for r in runs),
+                                    "violation": any(r.violation for r in runs)})
 
 
 def _raised(error: Exception) -> str:
@@ -141,18 +183,27 @@ def _raise(engine: Engine, item: LoadedCase) -> str:
 
 
 def run_suite(suite: Suite, *, work: WorkFn | None = None, planner_for: PlannerFor | None = None,
-              on_case: Callable[[CaseResult], None] | None = None, offline: bool = True) -> SuiteResult:
-    """Every case in load order; `offline` refuses any network connection while they run."""
+              on_case: Callable[[CaseResult], None] | None = None, offline: bool = True,
+              book: PolicyBook | None = None, repeat: int = 1, planner: str = "rules") -> SuiteResult:
+    """Every case in load order, `repeat` times each, under `book` (the default book unless given).
+
+    `planner` only labels the result; `offline` refuses any network connection while cases run.
+    """
+    if repeat < 1:
+        raise ValueError(f"repeat must be at least 1, not {repeat}")
+    book = book or BOOK
     work = work or default_work()
-    planner_for = planner_for or planner_factory("rules")
+    planner_for = planner_for or planner_factory("rules", book=book)
     results: list[CaseResult] = []
     with no_network() if offline else _nothing():
         for item in suite.cases:
-            result = run_case(item, work=work, planner_for=planner_for)
+            runs = [run_case(item, work=work, planner_for=planner_for, book=book) for _ in range(repeat)]
+            result = combine_runs(runs)
             results.append(result)
             if on_case is not None:
                 on_case(result)
-    return SuiteResult(cases=results)
+    return SuiteResult(cases=results, planner=planner, book_name=book.name, book_version=book.version,
+                       repeat=repeat)
 
 
 class NetworkRefused(OSError):

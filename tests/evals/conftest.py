@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from eval_factories import FakeWork, planner_per_case
+from eval_factories import FakeWork, fake_planners
 
 
 @pytest.fixture
@@ -15,5 +15,5 @@ def fake_work() -> FakeWork:
 
 
 @pytest.fixture
-def planners() -> Callable[[Any, Any], Callable[[Any], str]]:
-    return lambda _kind, _cassettes: planner_per_case
+def planners() -> Callable[..., Callable[[Any], str]]:
+    return fake_planners

@@ -31,12 +31,13 @@ def run(tmp_path: Path) -> SuiteResult:
 
 def test_report_has_the_summary_and_case_format_of_the_spec(tmp_path: Path) -> None:
     report = json.loads(report_json(run(tmp_path)))
-    assert list(report) == ["summary", "cases"]
+    assert list(report) == ["summary", "run", "pass_hat_k", "aggregates", "cases"]
     assert report["summary"] == {"cases": 3, "passed": 1, "failed": 2, "policy_violations": 1}
     first, second, third = report["cases"]
     assert first == {
         "id": "a", "title": "Express parcel 30 h late", "exception_type": "delay", "passed": True,
-        "policy_violation": False, "outcome": "auto",
+        "policy_violation": False, "expected_outcome": ["auto"], "outcome": "auto",
+        "runs": {"count": 1, "passed": 1, "outcomes": ["auto"]},
         "actions": [
             {"action": "refund", "status": "applied", "amount_cents": 1500, "order_id": "O-1",
              "reason": "shipping_fee", "rule_ids": ["D3"]},

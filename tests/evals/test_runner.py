@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eval_factories import FakeAction, FakeResult, FakeWork, make_case, planner_per_case, write_case
+from eval_factories import LOOSER_POLICY, FakeAction, FakeResult, FakeWork, make_case, planner_per_case, write_case
 
 from evals.loader import load_suite
 from evals.runner import NetworkRefused, no_network, planner_factory, run_suite
+from policies.book import BOOK, load_book
 
 
 def suite_of(tmp_path: Path, *cases: dict[str, Any]) -> Any:
@@ -112,7 +113,27 @@ def test_the_llm_planner_replays_cassettes_next_to_the_case_or_from_the_given_fo
     planner_factory("llm", tmp_path / "recordings", get_planner=get_planner)(suite.cases[0])
     planner_factory("rules", tmp_path / "recordings", get_planner=get_planner)(suite.cases[0])
     assert asked == [
-        ("llm", {"cassette_dir": tmp_path / "cassettes", "case_id": "a"}),
-        ("llm", {"cassette_dir": tmp_path / "recordings", "case_id": "a"}),
-        ("rules", {}),
+        ("llm", {"cassette_dir": tmp_path / "cassettes", "case_id": "a", "book": BOOK}),
+        ("llm", {"cassette_dir": tmp_path / "recordings", "case_id": "a", "book": BOOK}),
+        ("rules", {"book": BOOK}),
     ]
+
+
+def test_the_policy_book_reaches_the_planner_factory_and_every_run(tmp_path: Path, fake_work: FakeWork) -> None:
+    suite = suite_of(tmp_path, make_case("a"))
+    looser = load_book(LOOSER_POLICY)
+    asked: list[Any] = []
+
+    def get_planner(kind: str, **kwargs: Any) -> str:
+        asked.append(kwargs["book"])
+        return "a"
+
+    result = run_suite(suite, work=fake_work, planner_for=planner_factory("rules", get_planner=get_planner,
+                                                                          book=looser), book=looser)
+    assert asked == [looser] and fake_work.calls[0]["book"] == looser
+    assert (result.book_name, result.book_version) == ("looser", looser.version)
+
+
+def test_the_suite_runs_against_the_default_book_unless_given_one(tmp_path: Path, fake_work: FakeWork) -> None:
+    result = run_suite(suite_of(tmp_path, make_case("a")), work=fake_work, planner_for=planner_per_case)
+    assert fake_work.calls[0]["book"] is BOOK and result.book_version == BOOK.version
