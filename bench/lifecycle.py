@@ -5,7 +5,8 @@ freshly migrated file with the same pragmas (WAL, synchronous=NORMAL), and
 write the same rows with one transaction per transition: place, screen,
 allocate, pick, dispatch, deliver (six commits an order, every change with
 its outbox events). The raw loop is the floor the service layer's overhead
-is measured against.
+is measured against; after timing, both stores are compared table by table
+(events included) and the run says whether they hold the same rows.
 
     .venv/bin/python bench/lifecycle.py [--orders 2000]
 """
@@ -65,7 +66,13 @@ def run_services(engine: Engine, orders: int) -> None:
 
 
 def _ts(at: datetime) -> str:
-    return at.replace(tzinfo=None).isoformat(sep=" ")
+    """A datetime as SQLAlchemy stores it on SQLite, so both sides write the same bytes."""
+    return at.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _iso(at: datetime) -> str:
+    """A datetime inside event data, as the outbox serialises it."""
+    return at.isoformat().replace("+00:00", "Z")
 
 
 def run_raw(path: Path, orders: int) -> None:
@@ -107,11 +114,12 @@ def run_raw(path: Path, orders: int) -> None:
             db.execute("INSERT INTO orderline (order_id, line_no, sku, qty, unit_price_cents, location, "
                        "status, reserved) VALUES (?,?,?,?,?,?,?,?)",
                        (oid, 1, sku, 1, 1_000, "WH-1", "open", 0))
-            emit("order.placed", oid, at, customer_id="C-1", lines=[{"sku": sku, "qty": 1}])
+            emit("order.placed", oid, at, customer_id="C-1", shipping_method="standard",
+                 promised_by=_iso(at + timedelta(hours=48)), captured_cents=1_500, lines=[{"sku": sku, "qty": 1}])
 
         def screen(at: datetime = at, ids: dict[str, str] = ids) -> None:
             db.execute("UPDATE orders SET fraud_score = ? WHERE id = ?", (0.05, ids["order"]))
-            emit("order.screened", ids["order"], at, fraud_score=0.05, previous="placed")
+            emit("order.screened", ids["order"], at, previous="placed", fraud_score=0.05)
 
         def allocate(at: datetime = at, sku: str = sku, ids: dict[str, str] = ids) -> None:
             oid = ids["order"]
@@ -128,45 +136,63 @@ def run_raw(path: Path, orders: int) -> None:
                        "carrier_delivered_scan, created_at) VALUES (?,?,?,?,?,?,?,?)",
                        (sid, oid, "WH-1", "standard", "created", _ts(at + timedelta(hours=24)), 0, _ts(at)))
             db.execute("INSERT INTO shipmentline (shipment_id, sku, qty) VALUES (?,?,?)", (sid, sku, 1))
-            emit("shipment.created", sid, at, order_id=oid, location="WH-1")
+            emit("shipment.created", sid, at, order_id=oid, location="WH-1", service="standard",
+                 eta=_iso(at + timedelta(hours=24)), lines=[{"sku": sku, "qty": 1}])
 
         def pick(at: datetime = at, ids: dict[str, str] = ids) -> None:
             db.execute("UPDATE shipment SET status = 'picked' WHERE id = ?", (ids["shipment"],))
-            emit("shipment.picked", ids["shipment"], at, previous="created")
+            emit("shipment.picked", ids["shipment"], at, previous="created", order_id=ids["order"])
             db.execute("UPDATE orders SET status = 'in_fulfillment' WHERE id = ?", (ids["order"],))
             emit("order.in_fulfillment", ids["order"], at, previous="allocated")
 
         def dispatch(at: datetime = at, sku: str = sku, ids: dict[str, str] = ids) -> None:
             db.execute("UPDATE shipment SET status = 'in_transit', dispatched_at = ? WHERE id = ?",
                        (_ts(at), ids["shipment"]))
-            emit("shipment.dispatched", ids["shipment"], at, previous="picked")
+            emit("shipment.dispatched", ids["shipment"], at, previous="picked", order_id=ids["order"],
+                 eta=_iso(at + timedelta(hours=20)))
             cur = db.execute("UPDATE inventory SET on_hand = on_hand - 1, reserved = reserved - 1 "
                              "WHERE location = 'WH-1' AND sku = ? AND reserved >= 1", (sku,))
             assert cur.rowcount == 1
             db.execute("UPDATE orderline SET status = 'shipped', reserved = 0 "
                        "WHERE order_id = ? AND line_no = 1", (ids["order"],))
-            emit("line.shipped", f"{ids['order']}/1", at, previous="open")
+            emit("line.shipped", f"{ids['order']}/1", at, previous="open", shipment_id=ids["shipment"])
             db.execute("UPDATE orders SET status = 'shipped' WHERE id = ?", (ids["order"],))
             emit("order.shipped", ids["order"], at, previous="in_fulfillment")
 
         def deliver(at: datetime = at, ids: dict[str, str] = ids) -> None:
             db.execute("UPDATE shipment SET status = 'delivered', delivered_at = ?, "
                        "carrier_delivered_scan = 1 WHERE id = ?", (_ts(at), ids["shipment"]))
-            emit("shipment.delivered", ids["shipment"], at, previous="in_transit")
+            emit("shipment.delivered", ids["shipment"], at, previous="in_transit", order_id=ids["order"],
+                 scan=True)
             db.execute("UPDATE orderline SET status = 'delivered' WHERE order_id = ? AND line_no = 1",
                        (ids["order"],))
-            emit("line.delivered", f"{ids['order']}/1", at, previous="shipped")
+            emit("line.delivered", f"{ids['order']}/1", at, previous="shipped", shipment_id=ids["shipment"])
             db.execute("UPDATE orders SET status = 'delivered' WHERE id = ?", (ids["order"],))
             emit("order.delivered", ids["order"], at, previous="shipped")
-            db.execute("UPDATE customer SET delivered_orders = delivered_orders + 1 WHERE id = 'C-1'")
+            (addresses,) = db.execute("UPDATE customer SET delivered_orders = delivered_orders + 1 "
+                                      "WHERE id = 'C-1' RETURNING delivered_addresses").fetchone()
+            if "A-1" not in json.loads(addresses):
+                db.execute("UPDATE customer SET delivered_addresses = ? WHERE id = 'C-1'",
+                           (json.dumps([*json.loads(addresses), "A-1"]),))
 
         tx(place)
         tx(screen)
         tx(allocate)
-        tx(pick)
-        tx(dispatch)
+        tx(lambda at=at + timedelta(hours=2): pick(at))
+        tx(lambda at=at + timedelta(hours=4): dispatch(at))
         tx(lambda at=at + timedelta(hours=24): deliver(at))
     db.close()
+
+
+TABLES = ("orders", "orderline", "shipment", "shipmentline", "inventory", "customer", "counter", "event")
+
+
+def differing_tables(a: Path, b: Path) -> list[str]:
+    """Tables whose rows differ between two stores: the raw loop must write exactly what the services write."""
+    with sqlite3.connect(a) as x, sqlite3.connect(b) as y:
+        return [t for t in TABLES
+                if x.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
+                != y.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()]
 
 
 def main() -> None:
@@ -174,25 +200,27 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=2000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        oms = open_store(f"sqlite:///{tmp}/oms.db")
+        oms_path, raw_path = Path(tmp) / "oms.db", Path(tmp) / "raw.db"
+        oms = open_store(f"sqlite:///{oms_path}")
         seed(oms, args.orders)
         t = time.perf_counter()
         run_services(oms, args.orders)
         oms_rate = args.orders / (time.perf_counter() - t)
         oms.dispose()
 
-        raw_path = Path(tmp) / "raw.db"
         raw = open_store(f"sqlite:///{raw_path}")
         seed(raw, args.orders)
         raw.dispose()
         t = time.perf_counter()
         run_raw(raw_path, args.orders)
         raw_rate = args.orders / (time.perf_counter() - t)
+        differ = differing_tables(oms_path, raw_path)
 
     print(f"orders through the lifecycle (6 transactions each), {args.orders} orders, SQLite file:")
     print(f"  service layer  {oms_rate:10.1f} orders/s")
     print(f"  raw sqlite3    {raw_rate:10.1f} orders/s")
     print(f"  ratio          {oms_rate / raw_rate:10.3f}  (service / raw; aim: >= 0.5)")
+    print(f"  same rows      {'yes' if not differ else 'NO: ' + ', '.join(differ)}")
 
 
 if __name__ == "__main__":

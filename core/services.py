@@ -16,9 +16,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from types import SimpleNamespace
+from typing import Any, Literal, Protocol
 
-from sqlalchemy import Engine, text
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine, bindparam
 from sqlmodel import Session, col, select
 
 from core import inventory as stockops
@@ -128,6 +130,61 @@ class Outcome:
 
 # --------------------------------------------------------------------------- helpers
 
+# Prepared Core statements for the lifecycle's hot paths (the pattern of `core.facts`): compiled once,
+# executed on the unit of work's connection. An ORM load, flush and identity map per row cost several
+# times the SQL they wrap; the rows come back as plain mutable views the pure state machines can step.
+_O, _L, _S, _SL = Order.__table__, OrderLine.__table__, Shipment.__table__, ShipmentLine.__table__
+_C, _P, _INV = Customer.__table__, Product.__table__, Inventory.__table__
+_LANE, _LOC = Lane.__table__, Location.__table__
+_ID, _KEY, _QTY = bindparam("id"), bindparam("key"), bindparam("q")
+_AT_STOCK = (_INV.c.location == bindparam("l")) & (_INV.c.sku == bindparam("s"))
+_SQL: dict[str, Any] = {
+    "customer": sa.select(_C.c.id, _C.c.delivered_addresses).where(_C.c.id == _ID),
+    "order": sa.select(_O).where(_O.c.id == _ID),
+    "shipment": sa.select(_S).where(_S.c.id == _ID),
+    "shipment_order": sa.select(_S, *(c.label(f"o_{c.name}") for c in _O.c))
+                      .join_from(_S, _O, _O.c.id == _S.c.order_id).where(_S.c.id == _ID),
+    "lines": sa.select(_L).where(_L.c.order_id == _ID).order_by(_L.c.line_no),
+    "items": sa.select(_SL).where(_SL.c.shipment_id == _ID).order_by(_SL.c.id),
+    "prices": sa.select(_P.c.sku, _P.c.price_cents).where(_P.c.sku.in_(bindparam("skus", expanding=True))),
+    "quotes": sa.select(_LOC.c.id, _LOC.c.handling_hours, _LANE.c.service, _LANE.c.transit_hours,
+                        _LANE.c.cost_cents, _LANE.c.co2_grams)
+              .join_from(_LANE, _LOC, _LOC.c.id == _LANE.c.from_location)
+              .where(_LANE.c.to_region == bindparam("region"), _LANE.c.service == bindparam("service"))
+              .order_by(_LANE.c.from_location),
+    "stock": sa.select(_INV.c.location, _INV.c.sku, _INV.c.on_hand, _INV.c.reserved)
+             .where(_INV.c.sku.in_(bindparam("skus", expanding=True))),
+    "reserve": sa.update(_INV).where(_AT_STOCK, _INV.c.on_hand - _INV.c.reserved >= _QTY)
+               .values(reserved=_INV.c.reserved + _QTY),
+    "release": sa.update(_INV).where(_AT_STOCK, _INV.c.reserved >= _QTY).values(reserved=_INV.c.reserved - _QTY),
+    "consume": sa.update(_INV).where(_AT_STOCK, _INV.c.reserved >= _QTY, _INV.c.on_hand >= _QTY)
+               .values(on_hand=_INV.c.on_hand - _QTY, reserved=_INV.c.reserved - _QTY),
+    "delivered_to": sa.update(_C).where(_C.c.id == _KEY).values(delivered_orders=_C.c.delivered_orders + 1)
+                    .returning(_C.c.delivered_addresses),
+    "insert_order": sa.insert(_O),
+    "insert_lines": sa.insert(_L),
+    "insert_shipment": sa.insert(_S),
+    "insert_items": sa.insert(_SL),
+    "set_order": sa.update(_O).where(_O.c.id == _KEY),
+    "set_line": sa.update(_L).where(_L.c.id == _KEY),
+    "set_shipment": sa.update(_S).where(_S.c.id == _KEY),
+    "set_item": sa.update(_SL).where(_SL.c.id == _KEY),
+    "set_customer": sa.update(_C).where(_C.c.id == _KEY),
+    "drop_item": sa.delete(_SL).where(_SL.c.id == _KEY),
+}
+"""`set_*` take the row's key as `key` and the columns to write as the other parameters."""
+
+
+class _ShipmentView(Protocol):
+    id: str
+    status: str
+    eta: datetime
+
+
+class _OrderView(Protocol):
+    id: str
+    promised_by: datetime
+
 
 def _get(session: Session, model: type[Any], ident: str, what: str) -> Any:
     row = session.get(model, ident)
@@ -136,21 +193,51 @@ def _get(session: Session, model: type[Any], ident: str, what: str) -> Any:
     return row
 
 
+def _load(conn: Connection, query: str, ident: str, what: str) -> Any:
+    """One row by key as a mutable view (`SimpleNamespace`), or `NotFound` like `_get`."""
+    row = conn.execute(_SQL[query], {"id": ident}).mappings().first()
+    if row is None:
+        raise NotFound(what, ident)
+    return SimpleNamespace(**row)
+
+
+def _load_shipment(conn: Connection, shipment_id: str) -> tuple[Any, Any]:
+    """A shipment and its order in one round trip (the foreign key guarantees the order)."""
+    row = conn.execute(_SQL["shipment_order"], {"id": shipment_id}).mappings().first()
+    if row is None:
+        raise NotFound("shipment", shipment_id)
+    shp, order = SimpleNamespace(), SimpleNamespace()
+    for k, v in row.items():
+        setattr(*((order, k[2:]) if k.startswith("o_") else (shp, k)), v)
+    return shp, order
+
+
+def _rows(conn: Connection, query: str, ident: str) -> list[Any]:
+    return [SimpleNamespace(**r) for r in conn.execute(_SQL[query], {"id": ident}).mappings()]
+
+
+def _set(conn: Connection, what: str, key: str | int, **values: Any) -> None:
+    conn.execute(_SQL[f"set_{what}"], {"key": key, **values})
+
+
 def _lines(session: Session, order_id: str) -> list[OrderLine]:
     return list(session.exec(select(OrderLine).where(OrderLine.order_id == order_id)
                              .order_by(col(OrderLine.line_no))).all())
 
 
-def _line_id(line: OrderLine) -> str:
+def _line_id(line: Any) -> str:
     return f"{line.order_id}/{line.line_no}"
 
 
 def _quotes(session: Session, region: str, service: str) -> list[LaneQuote]:
-    rows = session.exec(select(Lane, Location).join(Location, col(Location.id) == col(Lane.from_location))
-                        .where(Lane.to_region == region, Lane.service == service)
-                        .order_by(col(Lane.from_location))).all()
-    return [LaneQuote(loc.id, loc.handling_hours, lane.service, lane.transit_hours, lane.cost_cents,
-                      lane.co2_grams) for lane, loc in rows]
+    return [LaneQuote(*r) for r in _flushed(session).execute(_SQL["quotes"], {"region": region,
+                                                                              "service": service})]
+
+
+def _flushed(session: Session) -> Connection:
+    """The session's connection after flushing pending ORM changes, as `session.execute` would autoflush."""
+    session.flush()
+    return session.connection()
 
 
 def raise_once(uow: UnitOfWork, *, type: str, trigger: str, order_id: str, at: datetime,
@@ -182,30 +269,23 @@ def reserve_stock(session: Session, location: str, sku: str, qty: int) -> bool:
     """Reserve atomically: true only if on_hand − reserved covered `qty` at the moment of the UPDATE."""
     if qty <= 0:
         raise PreconditionFailed(f"quantity must be positive, got {qty}")
-    res = session.execute(text(
-        "UPDATE inventory SET reserved = reserved + :q "
-        "WHERE location = :l AND sku = :s AND on_hand - reserved >= :q"), {"q": qty, "l": location, "s": sku})
-    return res.rowcount == 1  # type: ignore[attr-defined]
+    res = _flushed(session).execute(_SQL["reserve"], {"q": qty, "l": location, "s": sku})
+    return res.rowcount == 1
 
 
 def release_stock(session: Session, location: str, sku: str, qty: int) -> bool:
-    res = session.execute(text(
-        "UPDATE inventory SET reserved = reserved - :q "
-        "WHERE location = :l AND sku = :s AND reserved >= :q"), {"q": qty, "l": location, "s": sku})
-    return res.rowcount == 1  # type: ignore[attr-defined]
+    res = _flushed(session).execute(_SQL["release"], {"q": qty, "l": location, "s": sku})
+    return res.rowcount == 1
 
 
 def consume_stock(session: Session, location: str, sku: str, qty: int) -> bool:
     """Reserved units leave (dispatch) or are written off (missing at pick): both columns drop."""
-    res = session.execute(text(
-        "UPDATE inventory SET on_hand = on_hand - :q, reserved = reserved - :q "
-        "WHERE location = :l AND sku = :s AND reserved >= :q AND on_hand >= :q"),
-        {"q": qty, "l": location, "s": sku})
-    return res.rowcount == 1  # type: ignore[attr-defined]
+    res = _flushed(session).execute(_SQL["consume"], {"q": qty, "l": location, "s": sku})
+    return res.rowcount == 1
 
 
 def stock_snapshot(session: Session, skus: Sequence[str]) -> dict[tuple[str, str], int]:
-    rows = session.exec(select(Inventory).where(col(Inventory.sku).in_(sorted(set(skus))))).all()
+    rows = _flushed(session).execute(_SQL["stock"], {"skus": sorted(set(skus))})
     return {(r.location, r.sku): stockops.atp(r) for r in rows}
 
 
@@ -221,32 +301,33 @@ def place_order(engine: Engine, cmd: PlaceOrder, *, at: datetime, rules: OmsRule
     if not cmd.lines:
         raise PreconditionFailed("an order needs at least one line")
     with UnitOfWork(engine) as uow:
-        s = uow.session
-        _get(s, Customer, cmd.customer_id, "customer")
-        quotes = _quotes(s, cmd.ship_region, cmd.shipping_method)
+        c = uow.conn
+        _load(c, "customer", cmd.customer_id, "customer")
+        quotes = _quotes(uow.session, cmd.ship_region, cmd.shipping_method)
         options = build_options(quotes, now=at, promised_by=cmd.promised_by, current_cost_cents=0,
                                 carbon_cents_per_kg=rules.carbon_cents_per_kg, has_atp=lambda _loc: True)
         home = cheapest(o for o in options if o.meets_promise) or cheapest(options)
         if home is None:
             raise PreconditionFailed(f"no {cmd.shipping_method} lane serves region {cmd.ship_region!r}")
         order_id = cmd.order_id or uow.next_id("order", "O-")
+        prices: dict[str, int] = {sku: price for sku, price in
+                                  c.execute(_SQL["prices"], {"skus": sorted({x.sku for x in cmd.lines})})}
         lines = []
         for n, req in enumerate(cmd.lines, start=1):
-            product = _get(s, Product, req.sku, "product")
-            lines.append(OrderLine(order_id=order_id, line_no=n, sku=req.sku, qty=req.qty,
-                                   unit_price_cents=product.price_cents, location=home.location))
-        merchandise = sum(x.paid_cents for x in lines)
-        order = Order(id=order_id, customer_id=cmd.customer_id, placed_at=at, status=OrderStatus.placed,
-                      ship_region=cmd.ship_region, ship_address_id=cmd.ship_address_id,
-                      shipping_method=cmd.shipping_method, fee_cents=cmd.fee_cents,
-                      promised_by=cmd.promised_by, captured_cents=merchandise + cmd.fee_cents)
-        s.add(order)
-        s.flush()
-        s.add_all(lines)
+            if req.sku not in prices:
+                raise NotFound("product", req.sku)
+            lines.append({"order_id": order_id, "line_no": n, "sku": req.sku, "qty": req.qty,
+                          "unit_price_cents": prices[req.sku], "location": home.location})
+        captured = sum(x["qty"] * x["unit_price_cents"] for x in lines) + cmd.fee_cents
+        c.execute(_SQL["insert_order"], {
+            "id": order_id, "customer_id": cmd.customer_id, "placed_at": at, "status": OrderStatus.placed,
+            "ship_region": cmd.ship_region, "ship_address_id": cmd.ship_address_id,
+            "shipping_method": cmd.shipping_method, "fee_cents": cmd.fee_cents, "promised_by": cmd.promised_by,
+            "captured_cents": captured})
+        c.execute(_SQL["insert_lines"], lines)
         uow.emit(event("order.placed", order_id, at, customer_id=cmd.customer_id,
                        shipping_method=cmd.shipping_method, promised_by=cmd.promised_by,
-                       captured_cents=order.captured_cents,
-                       lines=[{"sku": x.sku, "qty": x.qty} for x in lines]))
+                       captured_cents=captured, lines=[{"sku": x["sku"], "qty": x["qty"]} for x in lines]))
         uow.commit()
         return order_id
 
@@ -256,12 +337,15 @@ def screen_order(engine: Engine, order_id: str, score: float, *, at: datetime, r
     if not 0 <= score <= 1:
         raise PreconditionFailed(f"fraud score must be in [0, 1], got {score}")
     with UnitOfWork(engine) as uow:
-        order: Order = _get(uow.session, Order, order_id, "order")
+        c = uow.conn
+        order = _load(c, "order", order_id, "order")
         uow.emit(step(ORDER, order, order_id, "screen", at, fraud_score=score))
-        order.fraud_score = score
         raised: tuple[str, ...] = ()
-        if detect_fraud_hold(score, rules.triggers):
+        hold = detect_fraud_hold(score, rules.triggers)
+        if hold:
             uow.emit(step(ORDER, order, order_id, "hold", at, fraud_score=score))
+        _set(c, "order", order_id, fraud_score=score, status=order.status)
+        if hold:
             raised = _ids(raise_once(uow, type=ExceptionType.fraud_hold, trigger=f"score:{score}",
                                      order_id=order_id, at=at, detail={"fraud_score": score}))
         uow.commit()
@@ -316,17 +400,18 @@ def allocate_order(engine: Engine, order_id: str, *, at: datetime, rules: OmsRul
     is a conditional UPDATE, and one that loses a race counts as short.
     """
     with UnitOfWork(engine) as uow:
-        s = uow.session
-        order: Order = _get(s, Order, order_id, "order")
+        s, c = uow.session, uow.conn
+        order = _load(c, "order", order_id, "order")
         uow.emit(step(ORDER, order, order_id, "allocate", at))
-        lines = [x for x in _lines(s, order_id) if x.status == LineStatus.open and not x.reserved]
+        _set(c, "order", order_id, status=order.status)
+        lines = [x for x in _rows(c, "lines", order_id) if x.status == LineStatus.open and not x.reserved]
         plan = plan_allocation(
             [LineNeed(x.line_no, x.sku, x.qty) for x in lines],
             _quotes(s, order.ship_region, order.shipping_method),
             stock_snapshot(s, [x.sku for x in lines]),
             now=at, promised_by=order.promised_by, carbon_cents_per_kg=rules.carbon_cents_per_kg)
         by_no = {x.line_no: x for x in lines}
-        groups: dict[str, list[OrderLine]] = {}
+        groups: dict[str, list[Any]] = {}
         etas: dict[str, datetime] = {}
         shorts: list[Short] = []
         raised: list[OrderException | None] = []
@@ -346,14 +431,17 @@ def allocate_order(engine: Engine, order_id: str, *, at: datetime, rules: OmsRul
             raised.append(raise_once(uow, type=ExceptionType.stockout, trigger="allocation",
                                      order_id=order_id, at=at, sku=a.sku, location=a.location,
                                      short_qty=a.qty, detail={"stage": "allocation", "line_qty": a.qty}))
+        if plan:
+            c.execute(_SQL["set_line"], [{"key": by_no[a.line_no].id, "location": by_no[a.line_no].location,
+                                          "reserved": by_no[a.line_no].reserved} for a in plan])
         shipment_ids = []
         for location in sorted(groups):
-            shp = Shipment(id=uow.next_id("shipment", "S-"), order_id=order_id, location=location,
-                           service=order.shipping_method, status=ShipmentStatus.created,
-                           eta=etas[location], created_at=at)
-            s.add(shp)
-            s.flush()
-            s.add_all(ShipmentLine(shipment_id=shp.id, sku=x.sku, qty=x.qty) for x in groups[location])
+            shp = SimpleNamespace(id=uow.next_id("shipment", "S-"), order_id=order_id, location=location,
+                                  service=order.shipping_method, status=ShipmentStatus.created,
+                                  eta=etas[location], created_at=at)
+            c.execute(_SQL["insert_shipment"], vars(shp))
+            c.execute(_SQL["insert_items"], [{"shipment_id": shp.id, "sku": x.sku, "qty": x.qty}
+                                             for x in groups[location]])
             shipment_ids.append(shp.id)
             uow.emit(event("shipment.created", shp.id, at, order_id=order_id, location=location,
                            service=shp.service, eta=shp.eta,
@@ -372,21 +460,25 @@ def pick_shipment(engine: Engine, shipment_id: str, *, at: datetime,
 
     A short pick writes the missing units off (on hand and reserved drop
     together), raises `stockout` for them, and leaves the shipment `created`
-    until the exception is resolved.
+    until the exception is resolved. The shipment line keeps only the units
+    found (and goes when none were), so it matches the reservation left
+    behind: picking again, or dispatching, never takes the written-off units twice.
     """
     with UnitOfWork(engine) as uow:
-        s = uow.session
-        shp: Shipment = _get(s, Shipment, shipment_id, "shipment")
+        s, c = uow.session, uow.conn
+        shp, order = _load_shipment(c, shipment_id)
         SHIPMENT.target(shipment_id, shp.status, "pick")
-        items = s.exec(select(ShipmentLine).where(ShipmentLine.shipment_id == shipment_id)
-                       .order_by(col(ShipmentLine.id))).all()
         shorts, raised = [], []
-        for item in items:
+        for item in _rows(c, "items", shipment_id):
             missing = item.qty - min(item.qty, (found or {}).get(item.sku, item.qty))
             if missing <= 0:
                 continue
             if not consume_stock(s, shp.location, item.sku, missing):
                 raise PreconditionFailed(f"{shp.location} holds no reservation of {missing} {item.sku}")
+            if missing < item.qty:
+                _set(c, "item", item.id, qty=item.qty - missing)
+            else:
+                c.execute(_SQL["drop_item"], {"key": item.id})
             shorts.append(Short(item.sku, shp.location, missing))
             uow.emit(event("stock.written_off", f"{shp.location}/{item.sku}", at, qty=missing,
                            shipment_id=shipment_id))
@@ -401,9 +493,10 @@ def pick_shipment(engine: Engine, shipment_id: str, *, at: datetime,
             uow.commit()
             return PickResult(shipment_id, False, tuple(shorts), _ids(*raised))
         uow.emit(step(SHIPMENT, shp, shipment_id, "pick", at, order_id=shp.order_id))
-        order: Order = _get(s, Order, shp.order_id, "order")
+        _set(c, "shipment", shipment_id, status=shp.status)
         if order.status == OrderStatus.allocated:
             uow.emit(step(ORDER, order, order.id, "start_fulfillment", at))
+            _set(c, "order", order.id, status=order.status)
         uow.commit()
         return PickResult(shipment_id, True)
 
@@ -411,14 +504,12 @@ def pick_shipment(engine: Engine, shipment_id: str, *, at: datetime,
 def dispatch_shipment(engine: Engine, shipment_id: str, *, at: datetime) -> Outcome:
     """Hand a picked shipment to the carrier: its stock leaves, its lines ship."""
     with UnitOfWork(engine) as uow:
-        s = uow.session
-        shp: Shipment = _get(s, Shipment, shipment_id, "shipment")
+        s, c = uow.session, uow.conn
+        shp, order = _load_shipment(c, shipment_id)
         uow.emit(step(SHIPMENT, shp, shipment_id, "dispatch", at, order_id=shp.order_id, eta=shp.eta))
-        shp.dispatched_at = at
-        order: Order = _get(s, Order, shp.order_id, "order")
-        lines = _lines(s, order.id)
-        for item in s.exec(select(ShipmentLine).where(ShipmentLine.shipment_id == shipment_id)
-                           .order_by(col(ShipmentLine.id))).all():
+        _set(c, "shipment", shipment_id, status=shp.status, dispatched_at=at)
+        lines = _rows(c, "lines", order.id)
+        for item in _rows(c, "items", shipment_id):
             if not consume_stock(s, shp.location, item.sku, item.qty):
                 raise InsufficientStock(shp.location, item.sku, item.qty, 0)
             line = next((x for x in lines if x.sku == item.sku and x.location == shp.location
@@ -426,8 +517,10 @@ def dispatch_shipment(engine: Engine, shipment_id: str, *, at: datetime) -> Outc
             if line is not None:
                 line.reserved = False
                 uow.emit(step(LINE, line, _line_id(line), "ship", at, shipment_id=shipment_id))
+                _set(c, "line", line.id, status=line.status, reserved=False)
         if all(x.status in (LineStatus.shipped, LineStatus.delivered, LineStatus.cancelled) for x in lines):
             uow.emit(step(ORDER, order, order.id, "ship", at))
+            _set(c, "order", order.id, status=order.status)
         uow.commit()
         return Outcome(shp.status)
 
@@ -436,18 +529,18 @@ def carrier_update(engine: Engine, shipment_id: str, update: CarrierUpdate, *, a
                    rules: OmsRules) -> Outcome:
     """Apply a carrier's scan: a revised ETA, a lost parcel, or a delivery; detect delays on the spot."""
     with UnitOfWork(engine) as uow:
-        s = uow.session
-        shp: Shipment = _get(s, Shipment, shipment_id, "shipment")
-        order: Order = _get(s, Order, shp.order_id, "order")
+        c = uow.conn
+        shp, order = _load_shipment(c, shipment_id)
         remark = {"remark": update.remark} if update.remark else {}
         raised: OrderException | None = None
         if update.status == "delivered":
             uow.emit(step(SHIPMENT, shp, shipment_id, "deliver", at, order_id=order.id,
                           scan=update.scan, **remark))
-            shp.delivered_at, shp.carrier_delivered_scan = at, update.scan
+            _set(c, "shipment", shipment_id, status=shp.status, delivered_at=at, carrier_delivered_scan=update.scan)
             _deliver_lines(uow, shp, order, at)
         elif update.status == "lost":
             uow.emit(step(SHIPMENT, shp, shipment_id, "lose", at, order_id=order.id, **remark))
+            _set(c, "shipment", shipment_id, status=shp.status)
             raised = _check_delay(uow, shp, order, at, rules.triggers, note=update.remark)
         else:
             if update.eta is None:
@@ -455,12 +548,13 @@ def carrier_update(engine: Engine, shipment_id: str, update: CarrierUpdate, *, a
             uow.emit(step(SHIPMENT, shp, shipment_id, "revise_eta", at, order_id=order.id,
                           previous_eta=shp.eta, eta=update.eta, **remark))
             shp.eta = update.eta
+            _set(c, "shipment", shipment_id, eta=update.eta)
             raised = _check_delay(uow, shp, order, at, rules.triggers, note=update.remark)
         uow.commit()
         return Outcome(shp.status, _ids(raised))
 
 
-def _check_delay(uow: UnitOfWork, shp: Shipment, order: Order, at: datetime, triggers: Triggers,
+def _check_delay(uow: UnitOfWork, shp: _ShipmentView, order: _OrderView, at: datetime, triggers: Triggers,
                  note: str | None = None) -> OrderException | None:
     trigger = detect_delay(shp.status, shp.eta, order.promised_by, triggers)
     if trigger is None:
@@ -472,22 +566,25 @@ def _check_delay(uow: UnitOfWork, shp: Shipment, order: Order, at: datetime, tri
                               "lost": shp.status == ShipmentStatus.lost})
 
 
-def _deliver_lines(uow: UnitOfWork, shp: Shipment, order: Order, at: datetime) -> None:
-    s = uow.session
-    lines = _lines(s, order.id)
-    for item in s.exec(select(ShipmentLine).where(ShipmentLine.shipment_id == shp.id)
-                       .order_by(col(ShipmentLine.id))).all():
+def _deliver_lines(uow: UnitOfWork, shp: Any, order: Any, at: datetime) -> None:
+    c = uow.conn
+    lines = _rows(c, "lines", order.id)
+    for item in _rows(c, "items", shp.id):
         line = next((x for x in lines if x.sku == item.sku and x.location == shp.location
                      and x.status == LineStatus.shipped), None)
         if line is not None:
             uow.emit(step(LINE, line, _line_id(line), "deliver", at, shipment_id=shp.id))
+            _set(c, "line", line.id, status=line.status)
     if order.status == OrderStatus.shipped and all(
             x.status in (LineStatus.delivered, LineStatus.cancelled) for x in lines):
         uow.emit(step(ORDER, order, order.id, "deliver", at))
-        customer: Customer = _get(s, Customer, order.customer_id, "customer")
-        customer.delivered_orders += 1
-        if order.ship_address_id not in customer.delivered_addresses:
-            customer.delivered_addresses = [*customer.delivered_addresses, order.ship_address_id]
+        _set(c, "order", order.id, status=order.status)
+        customer = c.execute(_SQL["delivered_to"], {"key": order.customer_id}).first()
+        if customer is None:
+            raise NotFound("customer", order.customer_id)
+        addresses = customer.delivered_addresses
+        if order.ship_address_id not in addresses:
+            _set(c, "customer", order.customer_id, delivered_addresses=[*addresses, order.ship_address_id])
 
 
 def tick(engine: Engine, *, at: datetime, rules: OmsRules) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Connection, Engine, bindparam, event, insert, update
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine
 
@@ -101,44 +101,67 @@ def open_store(url: str, *, upgrade: bool = True) -> Engine:
     return engine
 
 
+_OUTBOX = insert(Event.__table__)
+_COUNTER = Counter.__table__
+_NEXT = (update(_COUNTER).where(_COUNTER.c.name == bindparam("n")).values(value=_COUNTER.c.value + 1)
+         .returning(_COUNTER.c.value))
+
+
 class UnitOfWork:
-    """One transaction: entities change and their events land in the outbox together, or neither."""
+    """One transaction: entities change and their events land in the outbox together, or neither.
+
+    Events are buffered and written by one executemany at commit (in emit order, so
+    `seq` order is unchanged): an ORM object per event cost more than the change it records.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.session: Session
+        self._outbox: list[dict[str, Any]] = []
+        self._conn: Connection | None = None
 
     def __enter__(self) -> UnitOfWork:
         self.session = Session(self.engine, expire_on_commit=False)
+        self._outbox, self._conn = [], None
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is not None:
-            self.session.rollback()
+            self.rollback()
         self.session.close()
 
+    @property
+    def conn(self) -> Connection:
+        """The session's connection, in its transaction: for prepared Core statements on hot paths."""
+        if self._conn is None:
+            self._conn = self.session.connection()
+        return self._conn
+
     def emit(self, *events: DomainEvent) -> None:
-        for e in events:
-            self.session.add(
-                Event(at=e.at, type=e.type, aggregate=e.aggregate, aggregate_id=e.aggregate_id,
-                      data=_jsonable(e.data))
-            )
+        self._outbox.extend(
+            {"at": e.at, "type": e.type, "aggregate": e.aggregate, "aggregate_id": e.aggregate_id,
+             "data": _jsonable(e.data), "published": False}
+            for e in events
+        )
 
     def next_id(self, name: str, prefix: str, width: int = 6) -> str:
         return f"{prefix}{next_value(self.session, name):0{width}d}"
 
     def commit(self) -> None:
+        if self._outbox:
+            self.conn.execute(_OUTBOX, self._outbox)
+            self._outbox = []
+        self._conn = None
         self.session.commit()
 
     def rollback(self) -> None:
+        self._outbox, self._conn = [], None
         self.session.rollback()
 
 
 def next_value(session: Session, name: str) -> int:
     """Atomically take the next number of a named sequence (safe under concurrent writers)."""
-    row = session.execute(
-        text("UPDATE counter SET value = value + 1 WHERE name = :n RETURNING value"), {"n": name}
-    ).first()
+    row = session.connection().execute(_NEXT, {"n": name}).first()
     if row is not None:
         return int(row[0])
     session.add(Counter(name=name, value=1))

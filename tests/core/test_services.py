@@ -9,7 +9,17 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from core.errors import TransitionNotAllowed
-from core.models import Customer, Event, Inventory, Order, OrderException, OrderLine, Return, Shipment
+from core.models import (
+    Customer,
+    Event,
+    Inventory,
+    Order,
+    OrderException,
+    OrderLine,
+    Return,
+    Shipment,
+    ShipmentLine,
+)
 from core.services import (
     CarrierUpdate,
     LineRequest,
@@ -234,3 +244,29 @@ def test_cancelling_an_order_gives_its_reservations_back(shop: Engine, rules: Om
     assert get(shop, Shipment, sid).status == "cancelled"
     with pytest.raises(TransitionNotAllowed):
         cancel_order(shop, oid, at=t0, reason="again")
+
+
+def test_after_a_short_pick_the_shipment_keeps_only_the_units_found_so_it_can_be_picked_and_dispatched(
+        shop: Engine, rules: OmsRules, t0: datetime) -> None:
+    oid = place(shop, rules, t0, ("SKU-A", 3))
+    screen_order(shop, oid, 0.0, at=t0, rules=rules)
+    (sid,) = allocate_order(shop, oid, at=t0, rules=rules).shipments
+    assert not pick_shipment(shop, sid, at=t0, found={"SKU-A": 1}).picked
+    with Session(shop) as s:
+        assert [x.qty for x in s.exec(select(ShipmentLine).where(ShipmentLine.shipment_id == sid)).all()] == [1]
+    assert pick_shipment(shop, sid, at=t0 + timedelta(hours=1), found={"SKU-A": 1}).picked
+    dispatch_shipment(shop, sid, at=t0 + timedelta(hours=2))
+    assert stock(shop, "WH-E", "SKU-A") == (0, 0)
+    assert len(exceptions(shop)) == 1
+
+
+def test_a_pick_that_finds_nothing_of_a_sku_drops_its_shipment_line(
+        shop: Engine, rules: OmsRules, t0: datetime) -> None:
+    oid = place(shop, rules, t0, ("SKU-A", 2))
+    screen_order(shop, oid, 0.0, at=t0, rules=rules)
+    (sid,) = allocate_order(shop, oid, at=t0, rules=rules).shipments
+    result = pick_shipment(shop, sid, at=t0, found={"SKU-A": 0})
+    assert [x.short_qty for x in result.shorts] == [2]
+    assert stock(shop, "WH-E", "SKU-A") == (1, 0)
+    with Session(shop) as s:
+        assert s.exec(select(ShipmentLine).where(ShipmentLine.shipment_id == sid)).all() == []
