@@ -1,0 +1,309 @@
+"""Every page of the dashboard under AppTest, widgets by key, against a real API on a free port."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+from ui_helpers import LiveApi, as_
+
+PAGES = ("overview", "approvals", "exception", "orders", "policy", "simulator", "evals")
+OpenApp = Callable[..., AppTest]
+
+
+def texts(at: AppTest) -> str:
+    """Everything the page wrote, as one string to search."""
+    parts = [str(e.value) for kind in ("markdown", "caption", "info", "success", "warning", "error", "title",
+                                       "subheader") for e in getattr(at, kind)]
+    parts += [f"{m.label} {m.value}" for m in at.metric]
+    return "\n".join(parts)
+
+
+def frame(at: AppTest, key: str) -> pd.DataFrame:
+    """The table drawn in the container keyed `key`."""
+    return at.get_by_key(key).dataframe[0].value  # type: ignore[attr-defined,no-any-return]
+
+
+def held_keys(api: LiveApi, exc_id: str) -> dict[str, str]:
+    return {a["action"]: a["key"] for a in api.get(f"/exceptions/{exc_id}")["actions"] if a["status"] == "held"}
+
+
+def test_every_page_draws_without_an_exception_for_a_supervisor(api: LiveApi, app: OpenApp) -> None:
+    api.held(score=0.45)
+    at = app()
+    for page in PAGES:
+        at.switch_page(f"screens/{page}.py").run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        assert at.title[0].value.lower() == page
+
+
+def test_nothing_but_the_sign_in_box_shows_before_signing_in(api: LiveApi, app: OpenApp) -> None:
+    at = app("approvals", token=None)
+    assert "Sign in with an API token" in at.info[0].value
+    assert [b.key for b in at.button] == ["sign_in"]
+
+
+def test_an_unknown_token_is_refused_at_sign_in(api: LiveApi, app: OpenApp) -> None:
+    at = app(token="not-a-token")
+    assert at.session_state["auth"] is None
+    assert "unknown token" in [e.value for e in at.error]
+
+
+def test_the_overview_counts_open_exceptions_and_auto_resolutions(api: LiveApi, app: OpenApp) -> None:
+    api.held(score=0.45)
+    api.held(score=0.95)  # F4 on a lamp: cancelled, refunded and told without a supervisor
+    at = app("overview")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Open exceptions"] == "1"
+    assert metrics["Awaiting approval"] == "1"
+    assert metrics["Auto-resolution rate"] == "100%"
+    assert metrics["Paid out by agents"] == "$54.99"
+    assert at.toggle(key="overview_autorefresh").value is True
+    assert {c.key for c in at.get("plotly_chart")} >= {"overview_open_chart", "overview_raised_chart"}
+
+
+def test_the_queue_shows_the_proposal_its_rules_and_that_a_lead_is_needed(api: LiveApi, app: OpenApp) -> None:
+    laptop = api.held(score=0.8, sku="LAPTOP-14")
+    at = app("approvals")
+    page = texts(at)
+    assert f"**{laptop}** · fraud_hold" in page and "needs a lead" in page
+    assert "refund(order_id=O-000001, amount=$1,304.00, reason=order_cancel)" in page
+    assert "M4: 130400 is over 100000: a lead approves" in page
+    assert "score 0.80: held, proposing F4 (F3)" in page and "confidence **1.00**" in page
+    assert "Hold expires 2026-03-03 08:00" in page
+
+
+def test_the_queue_puts_the_item_with_more_money_first(api: LiveApi, app: OpenApp) -> None:
+    message_only = api.held(score=0.45)
+    with_refund = api.held(score=0.8)
+    at = app("approvals")
+    order = [b.key for b in at.button if b.key.startswith("approve_")]
+    assert order == [f"approve_{with_refund}", f"approve_{message_only}"]
+
+
+def test_approving_an_item_applies_it_and_records_the_supervisor(api: LiveApi, app: OpenApp) -> None:
+    exc_id = api.held(score=0.45)
+    at = app("approvals")
+    at.text_input(key=f"note_{exc_id}").input("known customer, new flat")
+    at.button(key=f"approve_{exc_id}").click().run()
+    assert any("approve recorded by sam (supervisor); now resolved" in s.value for s in at.success)
+    d = api.get(f"/exceptions/{exc_id}")
+    assert d["state"] == "resolved"
+    assert [(a["action"], a["status"], a["decided_by"]) for a in d["actions"]] == [
+        ("notify_customer", "applied", "sam (supervisor)")]
+    [audit] = [x for x in d["audit"] if x["kind"] == "decision.approve"]
+    assert audit["detail"]["note"] == "known customer, new flat"
+    assert f"approve_{exc_id}" not in [b.key for b in at.button]
+
+
+def test_rejecting_with_a_note_closes_the_exception_as_rejected(api: LiveApi, app: OpenApp) -> None:
+    exc_id = api.held(score=0.8)
+    at = app("approvals")
+    at.text_input(key=f"note_{exc_id}").input("customer called, the order is genuine")
+    at.button(key=f"reject_{exc_id}").click().run()
+    d = api.get(f"/exceptions/{exc_id}")
+    assert d["state"] == "rejected"
+    assert {a["status"] for a in d["actions"]} == {"rejected"}
+    assert {x["detail"]["note"] for x in d["audit"] if x["kind"] == "decision.reject"} == {
+        "customer called, the order is genuine"}
+
+
+def test_an_item_decided_by_someone_else_meanwhile_is_news_not_an_error(api: LiveApi, app: OpenApp) -> None:
+    exc_id = api.held(score=0.45)
+    at = app("approvals")
+    assert api.decide(exc_id, "supervisor-2", decision="reject").status_code == 200
+    at.button(key=f"approve_{exc_id}").click().run()
+    assert not at.error
+    [info] = [i.value for i in at.info if exc_id in i.value]
+    assert "decided meanwhile" in info and "sol (supervisor)" in info
+    assert api.get(f"/exceptions/{exc_id}")["state"] == "rejected"
+
+
+def test_a_supervisor_approving_what_needs_a_lead_is_told_so_on_the_item(api: LiveApi, app: OpenApp) -> None:
+    exc_id = api.held(score=0.8, sku="LAPTOP-14")
+    at = app("approvals")
+    at.button(key=f"approve_{exc_id}").click().run()
+    assert any("a lead must approve" in w.value for w in at.warning)
+    assert api.get(f"/exceptions/{exc_id}")["decisions"] == []
+
+
+def test_an_edit_the_policy_denies_shows_its_rule_and_reason_inline(api: LiveApi, app: OpenApp) -> None:
+    exc_id = api.held(score=0.8, sku="LAPTOP-14")
+    at = app("approvals", token="demo-lead")
+    n = list(held_keys(api, exc_id)).index("refund")
+    at.number_input(key=f"edit_{exc_id}_{n}_amount_cents").set_value(999_999)
+    at.button(key=f"edit_approve_{exc_id}").click().run()
+    [error] = [e.value for e in at.error]
+    assert error.startswith("Edit refused (P7)") and "exceeds the refundable 130400" in error
+    assert api.get(f"/exceptions/{exc_id}")["decisions"] == []
+
+
+def test_an_edit_within_the_policy_is_judged_again_then_the_rest_approved(api: LiveApi, app: OpenApp) -> None:
+    exc_id = api.held(score=0.8)
+    at = app("approvals")
+    n = list(held_keys(api, exc_id)).index("refund")
+    at.number_input(key=f"edit_{exc_id}_{n}_amount_cents").set_value(4_000)
+    at.button(key=f"edit_approve_{exc_id}").click().run()
+    assert not at.error, [e.value for e in at.error]
+    d = api.get(f"/exceptions/{exc_id}")
+    assert d["state"] == "resolved"
+    refund = next(a for a in d["actions"] if a["action"] == "refund")
+    assert refund["status"] == "applied" and refund["args"]["amount_cents"] == 4_000
+    assert {x["key"]: x["edited"] for x in d["decisions"]}[refund["key"]] is True
+
+
+def test_bulk_approve_decides_only_the_routine_items_shown(api: LiveApi, app: OpenApp) -> None:
+    routine = [api.held(score=0.45), api.held(score=0.45, customer="C-2")]
+    laptop = api.held(score=0.8, sku="LAPTOP-14")
+    at = app("approvals")
+    assert at.button(key="bulk_approve").label == "Approve all 2 routine items shown"
+    at.button(key="bulk_approve").click().run()
+    assert any("Approved 2 routine items" in s.value for s in at.success)
+    assert [api.get(f"/exceptions/{x}")["state"] for x in routine] == ["resolved", "resolved"]
+    assert api.get(f"/exceptions/{laptop}")["state"] == "awaiting_approval"
+
+
+def test_filters_narrow_the_queue_by_type_and_lead(api: LiveApi, app: OpenApp) -> None:
+    small = api.held(score=0.45)
+    laptop = api.held(score=0.8, sku="LAPTOP-14")
+    at = app("approvals")
+    at.selectbox(key="approvals_lead").select("needs a lead").run()
+    assert [b.key for b in at.button if b.key.startswith("approve_")] == [f"approve_{laptop}"]
+    at.selectbox(key="approvals_lead").select("any")
+    at.toggle(key="approvals_routine_only").set_value(True).run()
+    assert [b.key for b in at.button if b.key.startswith("approve_")] == [f"approve_{small}"]
+    at.multiselect(key="approvals_types").select("delay").run()
+    assert "Nothing is waiting for a decision." in [s.value for s in at.success]
+
+
+def test_a_viewer_sees_the_queue_but_cannot_decide(api: LiveApi, app: OpenApp) -> None:
+    exc_id = api.held(score=0.45)
+    at = app("approvals", token="demo-viewer")
+    assert "You are signed in as a viewer" in at.info[0].value
+    for key in (f"approve_{exc_id}", f"reject_{exc_id}", f"edit_approve_{exc_id}", "bulk_approve"):
+        assert at.button(key=key).disabled, key
+    at.switch_page("screens/simulator.py").run()
+    assert at.button(key="sim_start").disabled
+
+
+def test_the_exception_page_shows_the_decision_and_the_audit_trail(api: LiveApi, app: OpenApp) -> None:
+    exc_id = api.held(score=0.45)
+    assert api.decide(exc_id, "supervisor", decision="approve", note="ok").status_code == 200
+    at = app("approvals")
+    at.session_state["exception_id"] = exc_id
+    at.switch_page("screens/exception.py").run()
+    assert at.subheader[0].value == f"{exc_id} · fraud_hold · resolved"
+    decisions = frame(at, "exception_decisions")
+    assert list(decisions["decided by"]) == ["sam (supervisor)"]
+    timeline = frame(at, "exception_timeline")
+    assert {"exception.raised", "decision.approve", "exception.resolved"} <= set(timeline["what"])
+    at.toggle(key="exception_audit_only").set_value(True).run()
+    assert set(frame(at, "exception_timeline")["source"]) == {"audit"}
+
+
+def test_the_timeline_button_opens_the_exception_page_on_that_item(api: LiveApi, app: OpenApp) -> None:
+    exc_id = api.held(score=0.45)
+    at = app("approvals")
+    at.button(key=f"open_{exc_id}").click().run()
+    assert at.title[0].value == "Exception"
+    assert at.text_input(key="exception_id").value == exc_id
+
+
+def test_the_orders_page_lists_orders_and_inspects_one(api: LiveApi, app: OpenApp) -> None:
+    exc_id = api.held(score=0.8)
+    at = app("orders")
+    assert list(frame(at, "orders_table")["order"]) == ["O-000001"]
+    at.text_input(key="order_id").input("O-000001").run()
+    assert at.subheader[0].value == "O-000001 · on_hold"
+    assert list(frame(at, "order_lines")["sku"]) == ["LAMP-01"]
+    assert set(frame(at, "order_stock")["location"]) == {"DC-EAST", "DC-WEST"}
+    at.button(key=f"order_exception_{exc_id}").click().run()
+    assert at.title[0].value == "Exception" and at.text_input(key="exception_id").value == exc_id
+
+
+def test_an_unknown_order_is_a_warning_not_a_crash(api: LiveApi, app: OpenApp) -> None:
+    at = app("orders")
+    at.text_input(key="order_id").input("O-404").run()
+    assert not at.exception and "does not exist" in at.warning[0].value
+
+
+def test_the_policy_page_shows_the_version_and_numbers_by_rule(api: LiveApi, app: OpenApp) -> None:
+    book = api.get("/policy")
+    at = app("policy")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Version"] == book["version"] and metrics["Rules"] == str(len(book["rules"]))
+    at.selectbox(key="policy_section").select("money").run()
+    numbers = frame(at, "policy_numbers_money")
+    assert "goodwill_ceiling_cents.standard" in set(numbers["number"])
+    assert {"M1", "M2"} <= set(frame(at, "policy_rules_money")["rule"])
+
+
+def test_the_simulator_page_starts_a_scenario_and_the_exceptions_arrive(empty_api: LiveApi, app: OpenApp) -> None:
+    at = app("simulator")
+    at.selectbox(key="sim_scenario").select("fraud-wave")
+    at.number_input(key="sim_orders").set_value(20)
+    at.number_input(key="sim_pace").set_value(0.0)
+    at.button(key="sim_start").click().run()
+    assert any("Run 1 started: fraud-wave, 20 orders." in s.value for s in at.success)
+    deadline = time.monotonic() + 60
+    while empty_api.get("/simulator")["run"]["state"] == "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    at.run()
+    assert "· done · 20/20 orders" in at.get("progress")[0].proto.text
+    assert int({m.label: m.value for m in at.metric}["Exceptions in the store"]) > 0
+    assert "fraud_hold" in set(frame(at, "sim_latest")["type"])
+
+
+def test_a_second_start_while_a_run_goes_is_refused_with_the_reason(empty_api: LiveApi, app: OpenApp) -> None:
+    at = app("simulator")
+    at.number_input(key="sim_orders").set_value(200)
+    at.number_input(key="sim_pace").set_value(0.5)
+    at.button(key="sim_start").click().run()
+    at.button(key="sim_start").click().run()
+    assert any("is still running" in w.value for w in at.warning)
+
+
+def test_the_evals_page_reads_the_report_the_setting_names(api: LiveApi, app: OpenApp, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    report = {"summary": {"cases": 2, "passed": 1, "failed": 1, "policy_violations": 0}, "cases": [
+        {"id": "a", "title": "late parcel", "exception_type": "delay", "passed": True, "policy_violation": False,
+         "outcome": "auto", "actions": [{"action": "refund", "status": "applied", "rule_ids": ["D3"]}],
+         "failures": []},
+        {"id": "b", "title": "lost", "exception_type": "delay", "passed": False, "policy_violation": False,
+         "outcome": "auto", "actions": [{"action": "notify_customer", "status": "applied", "rule_ids": ["D1"]}],
+         "failures": ["expected a reship"]}]}
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report))
+    monkeypatch.setenv("TOWER_EVAL_REPORT", str(path))
+    at = app("evals")
+    assert {m.label: m.value for m in at.metric}["Failed"] == "1"
+    by_type = frame(at, "evals_by_type")
+    assert by_type.to_dict("records") == [{"type": "delay", "cases": 2, "passed": 1, "failed": 1, "violations": 0}]
+    assert list(frame(at, "evals_by_rule")["rule"]) == ["D1", "D3"]
+    at.toggle(key="evals_failed_only").set_value(True).run()
+    assert list(frame(at, "evals_cases")["case"]) == ["b"]
+
+
+def test_the_evals_page_explains_a_missing_report(api: LiveApi, app: OpenApp, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOWER_EVAL_REPORT", str(tmp_path / "none.json"))
+    at = app("evals")
+    assert "No readable report" in at.warning[0].value and "tower eval run" in at.warning[0].value
+
+
+def test_the_simulator_endpoint_refuses_viewers_unknown_scenarios_and_foreign_stores(api: LiveApi) -> None:
+    def start(role: str, scenario: str) -> httpx.Response:
+        return httpx.post(f"{api.url}/simulator/runs", json={"scenario": scenario, "orders": 5},
+                          headers=as_(role), timeout=30)
+
+    assert start("viewer", "baseline").status_code == 403
+    assert start("supervisor", "monsoon").status_code == 422
+    r = start("lead", "baseline")  # the small shop of api.testing is no simulated network
+    assert r.status_code == 409 and "no simulation generated" in r.json()["detail"]
