@@ -76,7 +76,10 @@ def judge_and_apply(state: GraphState, runtime: Rt) -> GraphState:
         record_proposals(uow.session, facts.exception.id, proposals, verdicts, planner=state["planner"],
                          now=now, actor=cx.actor)
         uow.commit()
-    return {"held": apply_ready(cx.engine, facts.exception.id, now=now, actor=cx.actor, book=cx.book)}
+    held = apply_ready(cx.engine, facts.exception.id, now=now, actor=cx.actor, book=cx.book)
+    if held or state.get("failure"):
+        return {"held": held}
+    return {"held": 0, "outcome": _close(state, cx)}  # nothing waits: close here, one checkpoint fewer
 
 
 def reapply(state: GraphState, runtime: Rt) -> GraphState:
@@ -86,6 +89,10 @@ def reapply(state: GraphState, runtime: Rt) -> GraphState:
 
 def after_apply(state: GraphState) -> Literal["await_approval", "close"]:
     return "await_approval" if state.get("held") or state.get("failure") else "close"
+
+
+def after_first_apply(state: GraphState) -> Literal["await_approval", "__end__"]:
+    return "await_approval" if state.get("held") or state.get("failure") else END
 
 
 def await_approval(state: GraphState, runtime: Rt) -> GraphState:
@@ -133,7 +140,11 @@ def decide(state: GraphState, runtime: Rt) -> GraphState:
 
 
 def close(state: GraphState, runtime: Rt) -> GraphState:
-    cx = runtime.context
+    return {"outcome": _close(state, runtime.context)}
+
+
+def _close(state: GraphState, cx: GraphContext) -> str:
+    """Write the resolution record and end the exception: resolved, or rejected if supervisors refused it all."""
     now = cx.clock.now()
     with UnitOfWork(cx.engine) as uow:
         exc = _exception(uow.session, state["exception_id"])
@@ -150,7 +161,7 @@ def close(state: GraphState, runtime: Rt) -> GraphState:
                               "actions": by_status}
             uow.emit(move_exception(exc, final, now))
         uow.commit()
-        return {"outcome": str(exc.state)}
+        return str(exc.state)
 
 
 def _exception(session: Session, exception_id: str) -> OrderException:
@@ -170,7 +181,7 @@ def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStat
     g.add_node("close", close)
     g.add_edge(START, "gather_and_plan")
     g.add_edge("gather_and_plan", "judge_and_apply")
-    g.add_conditional_edges("judge_and_apply", after_apply)
+    g.add_conditional_edges("judge_and_apply", after_first_apply)
     g.add_edge("await_approval", "decide")
     g.add_edge("decide", "reapply")
     g.add_conditional_edges("reapply", after_apply)

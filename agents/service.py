@@ -75,12 +75,13 @@ def work_exception(
     """
     graph = compiled(checkpointer or InMemorySaver())
     config = {"configurable": {"thread_id": exception_id}}
-    snapshot = graph.get_state(config)
     payload: dict[str, Any] | None = {"exception_id": exception_id}
-    if snapshot.next and not snapshot.interrupts:
-        payload = None
-    elif snapshot.interrupts:
-        return result_of(engine, exception_id)
+    if _started(engine, exception_id):
+        snapshot = graph.get_state(config)
+        if snapshot.interrupts:
+            return result_of(engine, exception_id)
+        if snapshot.next:
+            payload = None
     graph.invoke(payload, config, context=_context(engine, clock, planner, carbon_cents_per_kg, actor, book))
     return result_of(engine, exception_id)
 
@@ -96,6 +97,13 @@ def resume_exception(
     graph.invoke(Command(resume=ApprovalResponse(decided_by=decided_by).model_dump()), config,
                  context=_context(engine, clock, planner, carbon_cents_per_kg, decided_by, book))
     return result_of(engine, exception_id)
+
+
+def _started(engine: Engine, exception_id: str) -> bool:
+    """Whether a worker already took this exception up (then its thread may have a checkpoint to resume)."""
+    with UnitOfWork(engine) as uow:
+        exc = uow.session.get(OrderException, exception_id)
+        return exc is not None and exc.state != "open"
 
 
 def result_of(engine: Engine, exception_id: str) -> WorkResult:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from core.models import ActionRecord, AuditEntry
@@ -36,14 +37,14 @@ def record_proposals(
     """Store each proposal with its verdict once; a replayed judge step finds and returns the same rows."""
     seen: Counter[str] = Counter()
     records = []
-    known = {r.idempotency_key: r for r in records_of(session, exception_id)}
+    known = set(session.exec(select(ActionRecord.idempotency_key)
+                             .where(ActionRecord.exception_id == exception_id)).all())
     for p, v in zip(proposals, verdicts, strict=True):
         base = idempotency_key(exception_id, p.action, p.args, 0)
         seen[base] += 1
         key = idempotency_key(exception_id, p.action, p.args, seen[base] - 1)
-        existing = known.get(key)
-        if existing is not None:
-            records.append(existing)
+        if key in known:  # a replayed judge step: the record stands as it was
+            records.append(session.exec(select(ActionRecord).where(ActionRecord.idempotency_key == key)).one())
             continue
         try:
             args = canonical_args(p.action, p.args)
@@ -69,6 +70,11 @@ def record_proposals(
 def _verdict_json(v: Verdict, p: Proposal) -> dict[str, Any]:
     return {"decision": v.decision, "rule_ids": list(v.rule_ids), "reasons": list(v.reasons),
             "required_role": v.required_role, "cited_by_planner": list(p.rule_ids), "assumed": dict(p.assumed)}
+
+
+def held_count(session: Session, exception_id: str) -> int:
+    return session.exec(select(func.count()).select_from(ActionRecord).where(
+        ActionRecord.exception_id == exception_id, ActionRecord.status == "held")).one()
 
 
 def records_of(session: Session, exception_id: str, statuses: Sequence[str] | None = None) -> list[ActionRecord]:

@@ -24,7 +24,7 @@ from policies.judge import processing_rank
 from policies.messages import message_problems
 from policies.preconditions import precondition_problem
 from tools.effects import EFFECTS, EffectContext
-from tools.records import records_of
+from tools.records import held_count, records_of
 
 DONE = frozenset({"applied", "denied", "rejected", "expired", "failed"})
 APPLICABLE = frozenset({"pending", "approved"})
@@ -84,14 +84,14 @@ def apply_ready(engine: Engine, exception_id: str, *, now: datetime, actor: str,
             uow.rollback()
             ready_ids = [r.id for r in ready]
         else:
-            held = len(records_of(s, exception_id, ["held"]))
+            held = held_count(s, exception_id)
             uow.commit()
             return held
     for record_id in ready_ids:
         assert record_id is not None
         apply_record(engine, record_id, now=now, actor=actor)
     with UnitOfWork(engine) as uow:
-        return len(records_of(uow.session, exception_id, ["held"]))
+        return held_count(uow.session, exception_id)
 
 
 def _apply_in(uow: UnitOfWork, rec: ActionRecord, now: datetime, actor: str, order_id: str,
