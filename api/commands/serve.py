@@ -7,10 +7,14 @@ so the agents judge every exception at the moment the simulator raised it).
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
+import subprocess
+import sys
 import threading
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -22,7 +26,7 @@ from api.app import create_app
 from api.commands.simulate import DEFAULT_START
 from api.holds import sweep_expired
 from api.runtime import oms_rules, open_runtime
-from api.settings import ServiceSettings
+from api.settings import DEMO_TOKENS, ServiceSettings
 from api.worker import Worker, default_worker_id, install_test_hook
 from core import services
 from core.clock import Clock, VirtualClock, WallClock
@@ -101,8 +105,10 @@ def up(
     expire: Annotated[bool, typer.Option(
         help="Expire held actions past their deadline. Off by default: the simulation's virtual time runs "
              "days ahead in seconds, so every hold would expire before a supervisor could look.")] = False,
+    ui: Annotated[bool, typer.Option("--ui/--no-ui", help="Also serve the dashboard (Streamlit).")] = True,
+    ui_port: Annotated[int, typer.Option(help="The dashboard's port.")] = 8501,
 ) -> None:
-    """API + worker + simulator feed on one SQLite store, on one machine."""
+    """API + worker + simulator feed on one SQLite store, and the dashboard, on one machine."""
     _logging()
     if not db.startswith("sqlite"):
         raise typer.BadParameter("`tower up` runs on SQLite; start `tower api` and `tower worker`s for PostgreSQL",
@@ -130,13 +136,47 @@ def up(
     threads.append(threading.Thread(target=w.run, args=(stop,), name="worker", daemon=True))
     for t in threads:
         t.start()
+    dashboard = _start_ui(host, port, ui_port) if ui else None
+    _banner(settings, host, port, ui_port if ui else None)
     try:
         uvicorn.run(create_app(runtime=rt), host=settings.api_host, port=settings.api_port, log_level="info")
     finally:
+        if dashboard is not None:
+            _stop(dashboard)
         stop.set()
         for t in threads:
             t.join(timeout=5)
         rt.close()
+
+
+def _start_ui(host: str, port: int, ui_port: int) -> subprocess.Popen[bytes]:
+    """Streamlit on ui/app.py, pointed at this API (found by location: api imports nothing from ui)."""
+    spec = importlib.util.find_spec("ui")
+    if spec is None or spec.origin is None:
+        raise typer.BadParameter("the ui package is not installed", param_hint="--ui")
+    app = Path(spec.origin).parent / "app.py"
+    return subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", host, "--server.port",
+         str(ui_port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        env={**os.environ, "TOWER_API_URL": f"http://{host}:{port}"})
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _banner(settings: ServiceSettings, host: str, port: int, ui_port: int | None) -> None:
+    lines = [f"API        http://{host}:{port}  (docs: /docs)"]
+    if ui_port is not None:
+        lines.append(f"Dashboard  http://{host}:{ui_port}")
+    demo = [t for t in settings.tokens if t in DEMO_TOKENS]
+    if demo:
+        lines.append("Demo tokens: " + ", ".join(f"{t} ({settings.tokens[t].role})" for t in demo))
+    typer.echo("\n".join(lines) + "\nCtrl-C stops everything.", err=True)
 
 
 def _store_clock(engine: Engine) -> Clock:
