@@ -10,4 +10,7 @@ echo "== pytest" >&2
 if [ -d ../shared/cases ]; then
   echo "== tower eval run ../shared/cases" >&2
   .venv/bin/tower eval run ../shared/cases --report artifacts/eval-shared.json
+  echo "== tower eval run ../shared/cases --planner llm (replayed from cassettes, no network)" >&2
+  .venv/bin/tower eval run ../shared/cases --planner llm --cassettes evals/cassettes/shared \
+    --report artifacts/eval-shared-llm.json
 fi
