@@ -155,7 +155,7 @@ class TowerClient:
             return Outcome("decided", f"{exception_id}: {decision} recorded by {out['decided_by']}; "
                                       f"now {out['state']}", result=out)
         if r.status_code == 409:
-            return Outcome("already_decided", f"{exception_id} was decided meanwhile: {detail}")
+            return Outcome("already_decided", f"{exception_id} is no longer waiting for you: {detail}")
         if r.status_code == 403:
             return Outcome("forbidden", f"{exception_id}: {detail}")
         if r.status_code == 422 and isinstance(detail, list):

@@ -90,7 +90,13 @@ class QueueItem:
     @property
     def expiring_soon(self) -> bool:
         left = self.time_left
-        return left is not None and left <= EXPIRY_WARNING
+        return left is not None and timedelta(0) < left <= EXPIRY_WARNING
+
+    @property
+    def overdue(self) -> bool:
+        """Past its deadline: the API refuses a decision on it (409) and a sweep escalates it."""
+        left = self.time_left
+        return left is not None and left <= timedelta(0)
 
     @property
     def promise_at_risk(self) -> bool:

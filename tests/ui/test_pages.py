@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -121,7 +122,7 @@ def test_an_item_decided_by_someone_else_meanwhile_is_news_not_an_error(api: Liv
     at.button(key=f"approve_{exc_id}").click().run()
     assert not at.error
     [info] = [i.value for i in at.info if exc_id in i.value]
-    assert "decided meanwhile" in info and "sol (supervisor)" in info
+    assert "is no longer waiting for you" in info and "already decided: rejected by sol (supervisor)" in info
     assert api.get(f"/exceptions/{exc_id}")["state"] == "rejected"
 
 
@@ -307,3 +308,16 @@ def test_the_simulator_endpoint_refuses_viewers_unknown_scenarios_and_foreign_st
     assert start("supervisor", "monsoon").status_code == 422
     r = start("lead", "baseline")  # the small shop of api.testing is no simulated network
     assert r.status_code == 409 and "no simulation generated" in r.json()["detail"]
+
+
+def test_a_hold_near_its_deadline_warns_and_one_past_it_cannot_be_decided(api: LiveApi, app: OpenApp) -> None:
+    exc_id = api.held(score=0.45)
+    api.runtime.clock.advance(timedelta(hours=23))  # type: ignore[attr-defined]
+    at = app("approvals")
+    assert any("The hold expires in 1h 00m" in w.value for w in at.warning)
+    assert not at.button(key=f"approve_{exc_id}").disabled
+    api.runtime.clock.advance(timedelta(hours=2))  # type: ignore[attr-defined]
+    at.run()
+    assert any("deadline passed 1h 00m ago" in e.value for e in at.error)
+    assert at.button(key=f"approve_{exc_id}").disabled and at.button(key=f"reject_{exc_id}").disabled
+    assert at.button(key="bulk_approve").disabled

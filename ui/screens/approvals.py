@@ -57,7 +57,7 @@ def load_queue(c: TowerClient) -> list[QueueItem]:
     return sort_queue(items)
 
 
-def edit_form(item: QueueItem) -> None:
+def edit_form(item: QueueItem, open_: bool, why_not: str | None) -> None:
     held = item.held
     editable = [(n, a) for n, a in enumerate(held) if any(k in a["args"] for k in EDITABLE_ARGS)]
     if not editable:
@@ -75,8 +75,8 @@ def edit_form(item: QueueItem) -> None:
                          key=edit_key(item.id, n, "topic"))
         if "to_location" in a["args"]:
             st.text_input("to location", value=a["args"]["to_location"], key=edit_key(item.id, n, "to_location"))
-    st.button("Approve with these edits", key=f"edit_approve_{item.id}", disabled=not deciding,
-              help=None if deciding else VIEWER_HELP, on_click=on_edit, args=(item.id, held))
+    st.button("Approve with these edits", key=f"edit_approve_{item.id}", disabled=not open_, help=why_not,
+              on_click=on_edit, args=(item.id, held))
 
 
 def item_message(item: QueueItem) -> None:
@@ -95,6 +95,8 @@ def item_message(item: QueueItem) -> None:
 
 def render(item: QueueItem) -> None:
     d, o = item.detail, item.order
+    open_ = deciding and not item.overdue
+    why_not = VIEWER_HELP if not deciding else "its deadline passed" if item.overdue else None
     badges = []
     if item.promise_at_risk:
         badges.append(":red-background[promise at risk]")
@@ -106,7 +108,10 @@ def render(item: QueueItem) -> None:
         st.markdown(f"**{item.id}** · {d['type']} · order `{d['order_id']}` · customer `{d['customer_id']}` · "
                     f"{money(item.money_cents)} · waiting {humanize_hours(d['age_hours'])} " + " ".join(badges))
         item_message(item)
-        if item.expiring_soon:
+        if item.overdue:
+            st.error(f"The hold's deadline passed {humanize(-item.time_left)} ago ({when(d['expires_at'])}, "
+                     "service clock): it can no longer be decided and escalates on the next sweep.")
+        elif item.expiring_soon:
             st.warning(f"The hold expires in {humanize(item.time_left)} ({when(d['expires_at'])}): "
                        "unanswered, it escalates and nothing is applied.")
         else:
@@ -137,17 +142,17 @@ def render(item: QueueItem) -> None:
                 st.caption("Also on this exception: " + "; ".join(f"{a['action']} {a['status']}" for a in others))
         buttons = st.columns([1, 3, 1, 1])
         keys = [a["key"] for a in item.held]
-        buttons[0].button("Approve", key=f"approve_{item.id}", type="primary", disabled=not deciding,
-                          help=None if deciding else VIEWER_HELP, on_click=on_decide, args=(item.id, keys, "approve"))
+        buttons[0].button("Approve", key=f"approve_{item.id}", type="primary", disabled=not open_, help=why_not,
+                          on_click=on_decide, args=(item.id, keys, "approve"))
         buttons[1].text_input("Note", key=f"note_{item.id}", label_visibility="collapsed",
                               placeholder="note (why you reject, or anything for the audit)")
-        buttons[2].button("Reject", key=f"reject_{item.id}", disabled=not deciding,
-                          help=None if deciding else VIEWER_HELP, on_click=on_decide, args=(item.id, keys, "reject"))
+        buttons[2].button("Reject", key=f"reject_{item.id}", disabled=not open_, help=why_not,
+                          on_click=on_decide, args=(item.id, keys, "reject"))
         if buttons[3].button("Timeline", key=f"open_{item.id}"):
             st.session_state.exception_id = item.id
             st.switch_page("screens/exception.py")
         with st.expander("Edit and approve", expanded=False):
-            edit_form(item)
+            edit_form(item, open_, why_not)
 
 
 def humanize_hours(h: float) -> str:
@@ -155,7 +160,7 @@ def humanize_hours(h: float) -> str:
 
 
 queue = load_queue(c)
-routine = [i for i in queue if i.routine(limits)]
+routine = [i for i in queue if i.routine(limits) and not i.overdue]
 head = st.columns([3, 2])
 head[0].markdown(f"**{len(queue)}** waiting · most urgent first (promise at risk, money, age)")
 with head[1]:
