@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Sets up and runs every check CI runs: lint, the test suite, the example eval suite.
+# Sets up and runs every check CI runs: lint, the test suite (browser tests on Debian's Chromium, installed here
+# when missing and we are root), the example eval suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ]; then
+  echo "== apt-get install chromium (for the dashboard's browser tests)" >&2
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 echo "== ruff" >&2
 .venv/bin/ruff check .
 echo "== pytest" >&2

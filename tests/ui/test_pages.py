@@ -238,7 +238,7 @@ def test_the_policy_page_shows_the_version_and_numbers_by_rule(api: LiveApi, app
     book = api.get("/policy")
     at = app("policy")
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Version"] == book["version"] and metrics["Rules"] == str(len(book["rules"]))
+    assert metrics["Version"] == book["version"].split("@")[-1] and metrics["Rules"] == str(len(book["rules"]))
     at.selectbox(key="policy_section").select("money").run()
     numbers = frame(at, "policy_numbers_money")
     assert "goodwill_ceiling_cents.standard" in set(numbers["number"])

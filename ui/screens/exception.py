@@ -31,16 +31,16 @@ st.subheader(f"{d['id']} · {d['type']} · {d['state']}")
 cols = st.columns(5)
 cols[0].metric("Order", d["order_id"])
 cols[1].metric("Customer", d["customer_id"])
-cols[2].metric("Raised", when(d["raised_at"]))
+cols[2].metric("Raised", when(d["raised_at"])[5:], help=when(d["raised_at"]))
 cols[3].metric("Held actions", d["held"])
-cols[4].metric("Resolved", when(d["resolved_at"]))
+cols[4].metric("Resolved", when(d["resolved_at"])[5:] or "–", help=when(d["resolved_at"]))
 if st.button("Open the order", key="exception_open_order"):
     st.session_state.order_id = d["order_id"]
     st.switch_page("screens/orders.py")
 facts = {k: d[k] for k in ("subject", "shipment_id", "sku", "location", "short_qty", "return_id", "note") if d[k]}
 st.markdown("\n".join(f"- {k}: `{v}`" for k, v in {**facts, **d["detail"]}.items()))
 if d["resolution"]:
-    with st.expander("Resolution", expanded=True):
+    with st.expander("Resolution", expanded=False):
         st.json(d["resolution"])
 
 st.subheader("Actions")

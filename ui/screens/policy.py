@@ -15,9 +15,9 @@ c = require_client()
 st.title("Policy")
 show_flash()
 book = policy_of(c)
-cols = st.columns(3)
+cols = st.columns([1, 3, 1])
 cols[0].metric("Book", book["name"])
-cols[1].metric("Version", book["version"])
+cols[1].metric("Version", book["version"].split("@")[-1], help=book["version"])
 cols[2].metric("Rules", len(book["rules"]))
 
 
@@ -35,7 +35,7 @@ chosen = st.selectbox("Section", ["all", *sections], key="policy_section")
 for name in sections if chosen == "all" else [chosen]:
     rules = [r for r in book["rules"] if r["section"] == RULE_SECTIONS.get(name, name)]
     st.subheader(name)
-    left, right = st.columns([1, 2])
+    left, right = st.columns([1, 1])
     with left:
         table([{"number": k, "value": v} for k, v in flat(book["sections"][name])], key=f"policy_numbers_{name}")
     with right:
