@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 
 from api.deps import Decider, Reader, RuntimeDep
 from api.runtime import Runtime
-from api.schemas import AUTH_ERRORS, INVALID, Problem
+from api.schemas import AUTH_ERRORS, INVALID, UNREADABLE, Problem
 from core import services
 from core.clock import VirtualClock
 from core.models import Customer, Event, Inventory, Lane, Location, Product
@@ -136,7 +136,7 @@ def simulator(request: Request, _: Reader) -> SimulatorOut:
 @router.post("/runs", status_code=status.HTTP_202_ACCEPTED, response_model=RunOut,
              summary="Start a named scenario against this service's store (supervisor or lead)",
              responses={409: {"model": Problem, "description": "a run is going, or the store cannot take one"},
-                        **INVALID})
+                        **INVALID, **UNREADABLE})
 def start_run(body: Annotated[RunIn, Body()], request: Request, rt: RuntimeDep,
               principal: Decider) -> RunOut | JSONResponse:
     try:

@@ -14,6 +14,7 @@ from ui.state import api_call, require_client, show_flash
 from ui.views import policy_of, table
 
 REFRESH_SECONDS = 10
+HOUR_MS = 3_600_000
 
 c = require_client()
 st.title("Overview")
@@ -95,6 +96,7 @@ def live(c: TowerClient) -> None:
     else:
         fig = px.bar(frame[frame["what"] == "raised"], x="hour", y="count", color="type",
                      title="Exceptions raised per hour (service clock)")
+        fig.update_traces(width=HOUR_MS * 0.9)  # an hour wide even when there is only one hour to show
         st.plotly_chart(fig, key="overview_raised_chart")
         closed = frame[frame["what"] == "closed"].groupby("hour")["count"].sum().cumsum().reset_index()
         raised = frame[frame["what"] == "raised"].groupby("hour")["count"].sum().cumsum().reset_index()
