@@ -57,6 +57,7 @@ from core.models import (
     ShipmentStatus,
 )
 from core.routing import LaneQuote, build_options, cheapest
+from core.sqlfast import Statements
 from core.store import UnitOfWork
 
 
@@ -173,6 +174,8 @@ _SQL: dict[str, Any] = {
     "drop_item": sa.delete(_SL).where(_SL.c.id == _KEY),
 }
 """`set_*` take the row's key as `key` and the columns to write as the other parameters."""
+_DB = Statements(_SQL)
+"""The same statements, run on the driver cursor (see `core.sqlfast` for why)."""
 
 
 class _ShipmentView(Protocol):
@@ -195,29 +198,29 @@ def _get(session: Session, model: type[Any], ident: str, what: str) -> Any:
 
 def _load(conn: Connection, query: str, ident: str, what: str) -> Any:
     """One row by key as a mutable view (`SimpleNamespace`), or `NotFound` like `_get`."""
-    row = conn.execute(_SQL[query], {"id": ident}).mappings().first()
+    row = _DB.first(conn, query, {"id": ident})
     if row is None:
         raise NotFound(what, ident)
-    return SimpleNamespace(**row)
+    return row
 
 
 def _load_shipment(conn: Connection, shipment_id: str) -> tuple[Any, Any]:
     """A shipment and its order in one round trip (the foreign key guarantees the order)."""
-    row = conn.execute(_SQL["shipment_order"], {"id": shipment_id}).mappings().first()
+    row = _DB.first(conn, "shipment_order", {"id": shipment_id})
     if row is None:
         raise NotFound("shipment", shipment_id)
     shp, order = SimpleNamespace(), SimpleNamespace()
-    for k, v in row.items():
+    for k, v in vars(row).items():
         setattr(*((order, k[2:]) if k.startswith("o_") else (shp, k)), v)
     return shp, order
 
 
 def _rows(conn: Connection, query: str, ident: str) -> list[Any]:
-    return [SimpleNamespace(**r) for r in conn.execute(_SQL[query], {"id": ident}).mappings()]
+    return _DB.all(conn, query, {"id": ident})
 
 
 def _set(conn: Connection, what: str, key: str | int, **values: Any) -> None:
-    conn.execute(_SQL[f"set_{what}"], {"key": key, **values})
+    _DB.execute(conn, f"set_{what}", {"key": key, **values})
 
 
 def _lines(session: Session, order_id: str) -> list[OrderLine]:
@@ -230,8 +233,7 @@ def _line_id(line: Any) -> str:
 
 
 def _quotes(session: Session, region: str, service: str) -> list[LaneQuote]:
-    return [LaneQuote(*r) for r in _flushed(session).execute(_SQL["quotes"], {"region": region,
-                                                                              "service": service})]
+    return [LaneQuote(*r) for r in _DB.tuples(_flushed(session), "quotes", {"region": region, "service": service})]
 
 
 def _flushed(session: Session) -> Connection:
@@ -269,23 +271,20 @@ def reserve_stock(session: Session, location: str, sku: str, qty: int) -> bool:
     """Reserve atomically: true only if on_hand − reserved covered `qty` at the moment of the UPDATE."""
     if qty <= 0:
         raise PreconditionFailed(f"quantity must be positive, got {qty}")
-    res = _flushed(session).execute(_SQL["reserve"], {"q": qty, "l": location, "s": sku})
-    return res.rowcount == 1
+    return _DB.execute(_flushed(session), "reserve", {"q": qty, "l": location, "s": sku}) == 1
 
 
 def release_stock(session: Session, location: str, sku: str, qty: int) -> bool:
-    res = _flushed(session).execute(_SQL["release"], {"q": qty, "l": location, "s": sku})
-    return res.rowcount == 1
+    return _DB.execute(_flushed(session), "release", {"q": qty, "l": location, "s": sku}) == 1
 
 
 def consume_stock(session: Session, location: str, sku: str, qty: int) -> bool:
     """Reserved units leave (dispatch) or are written off (missing at pick): both columns drop."""
-    res = _flushed(session).execute(_SQL["consume"], {"q": qty, "l": location, "s": sku})
-    return res.rowcount == 1
+    return _DB.execute(_flushed(session), "consume", {"q": qty, "l": location, "s": sku}) == 1
 
 
 def stock_snapshot(session: Session, skus: Sequence[str]) -> dict[tuple[str, str], int]:
-    rows = _flushed(session).execute(_SQL["stock"], {"skus": sorted(set(skus))})
+    rows = _DB.all(_flushed(session), "stock", {"skus": sorted(set(skus))})
     return {(r.location, r.sku): stockops.atp(r) for r in rows}
 
 
@@ -311,7 +310,7 @@ def place_order(engine: Engine, cmd: PlaceOrder, *, at: datetime, rules: OmsRule
             raise PreconditionFailed(f"no {cmd.shipping_method} lane serves region {cmd.ship_region!r}")
         order_id = cmd.order_id or uow.next_id("order", "O-")
         prices: dict[str, int] = {sku: price for sku, price in
-                                  c.execute(_SQL["prices"], {"skus": sorted({x.sku for x in cmd.lines})})}
+                                  _DB.tuples(c, "prices", {"skus": sorted({x.sku for x in cmd.lines})})}
         lines = []
         for n, req in enumerate(cmd.lines, start=1):
             if req.sku not in prices:
@@ -319,12 +318,12 @@ def place_order(engine: Engine, cmd: PlaceOrder, *, at: datetime, rules: OmsRule
             lines.append({"order_id": order_id, "line_no": n, "sku": req.sku, "qty": req.qty,
                           "unit_price_cents": prices[req.sku], "location": home.location})
         captured = sum(x["qty"] * x["unit_price_cents"] for x in lines) + cmd.fee_cents
-        c.execute(_SQL["insert_order"], {
+        _DB.execute(c, "insert_order", {
             "id": order_id, "customer_id": cmd.customer_id, "placed_at": at, "status": OrderStatus.placed,
             "ship_region": cmd.ship_region, "ship_address_id": cmd.ship_address_id,
             "shipping_method": cmd.shipping_method, "fee_cents": cmd.fee_cents, "promised_by": cmd.promised_by,
             "captured_cents": captured})
-        c.execute(_SQL["insert_lines"], lines)
+        _DB.executemany(c, "insert_lines", lines)
         uow.emit(event("order.placed", order_id, at, customer_id=cmd.customer_id,
                        shipping_method=cmd.shipping_method, promised_by=cmd.promised_by,
                        captured_cents=captured, lines=[{"sku": x["sku"], "qty": x["qty"]} for x in lines]))
@@ -432,15 +431,15 @@ def allocate_order(engine: Engine, order_id: str, *, at: datetime, rules: OmsRul
                                      order_id=order_id, at=at, sku=a.sku, location=a.location,
                                      short_qty=a.qty, detail={"stage": "allocation", "line_qty": a.qty}))
         if plan:
-            c.execute(_SQL["set_line"], [{"key": by_no[a.line_no].id, "location": by_no[a.line_no].location,
+            _DB.executemany(c, "set_line", [{"key": by_no[a.line_no].id, "location": by_no[a.line_no].location,
                                           "reserved": by_no[a.line_no].reserved} for a in plan])
         shipment_ids = []
         for location in sorted(groups):
             shp = SimpleNamespace(id=uow.next_id("shipment", "S-"), order_id=order_id, location=location,
                                   service=order.shipping_method, status=ShipmentStatus.created,
                                   eta=etas[location], created_at=at)
-            c.execute(_SQL["insert_shipment"], vars(shp))
-            c.execute(_SQL["insert_items"], [{"shipment_id": shp.id, "sku": x.sku, "qty": x.qty}
+            _DB.execute(c, "insert_shipment", vars(shp))
+            _DB.executemany(c, "insert_items", [{"shipment_id": shp.id, "sku": x.sku, "qty": x.qty}
                                              for x in groups[location]])
             shipment_ids.append(shp.id)
             uow.emit(event("shipment.created", shp.id, at, order_id=order_id, location=location,
@@ -478,7 +477,7 @@ def pick_shipment(engine: Engine, shipment_id: str, *, at: datetime,
             if missing < item.qty:
                 _set(c, "item", item.id, qty=item.qty - missing)
             else:
-                c.execute(_SQL["drop_item"], {"key": item.id})
+                _DB.execute(c, "drop_item", {"key": item.id})
             shorts.append(Short(item.sku, shp.location, missing))
             uow.emit(event("stock.written_off", f"{shp.location}/{item.sku}", at, qty=missing,
                            shipment_id=shipment_id))
@@ -579,7 +578,7 @@ def _deliver_lines(uow: UnitOfWork, shp: Any, order: Any, at: datetime) -> None:
             x.status in (LineStatus.delivered, LineStatus.cancelled) for x in lines):
         uow.emit(step(ORDER, order, order.id, "deliver", at))
         _set(c, "order", order.id, status=order.status)
-        customer = c.execute(_SQL["delivered_to"], {"key": order.customer_id}).first()
+        customer = _DB.first(c, "delivered_to", {"key": order.customer_id})
         if customer is None:
             raise NotFound("customer", order.customer_id)
         addresses = customer.delivered_addresses

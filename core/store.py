@@ -24,6 +24,7 @@ from sqlmodel import Session, create_engine
 
 from core.events import DomainEvent
 from core.models import Counter, Event
+from core.sqlfast import Statements
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -101,10 +102,11 @@ def open_store(url: str, *, upgrade: bool = True) -> Engine:
     return engine
 
 
-_OUTBOX = insert(Event.__table__)
 _COUNTER = Counter.__table__
 _NEXT = (update(_COUNTER).where(_COUNTER.c.name == bindparam("n")).values(value=_COUNTER.c.value + 1)
          .returning(_COUNTER.c.value))
+_DB = Statements({"outbox": insert(Event.__table__), "next": _NEXT, "new_counter": insert(_COUNTER)})
+"""Run on the driver cursor (`core.sqlfast`): every command writes the outbox and most take an id."""
 
 
 class UnitOfWork:
@@ -145,11 +147,11 @@ class UnitOfWork:
         )
 
     def next_id(self, name: str, prefix: str, width: int = 6) -> str:
-        return f"{prefix}{next_value(self.session, name):0{width}d}"
+        return f"{prefix}{_next_value(self.conn, name):0{width}d}"
 
     def commit(self) -> None:
         if self._outbox:
-            self.conn.execute(_OUTBOX, self._outbox)
+            _DB.executemany(self.conn, "outbox", self._outbox)
             self._outbox = []
         self._conn = None
         self.session.commit()
@@ -161,11 +163,14 @@ class UnitOfWork:
 
 def next_value(session: Session, name: str) -> int:
     """Atomically take the next number of a named sequence (safe under concurrent writers)."""
-    row = session.connection().execute(_NEXT, {"n": name}).first()
+    return _next_value(session.connection(), name)
+
+
+def _next_value(conn: Connection, name: str) -> int:
+    row = _DB.first(conn, "next", {"n": name})
     if row is not None:
-        return int(row[0])
-    session.add(Counter(name=name, value=1))
-    session.flush()
+        return int(row.value)
+    _DB.execute(conn, "new_counter", {"name": name, "value": 1})
     return 1
 
 

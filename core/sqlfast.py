@@ -1,0 +1,212 @@
+"""Named Core statements run straight on the DBAPI cursor of a SQLAlchemy connection.
+
+Why: on the lifecycle's hot paths SQLAlchemy's per-execution machinery (cache
+key, execution context, parameter construction, result metadata) costs about
+ten times what the driver spends on a small statement. The statements stay
+SQLAlchemy Core expressions, so the SQL is still written once and rendered by
+each dialect: this module compiles each one once per dialect and parameter
+shape, keeps the SQL text, the order of its parameters and SQLAlchemy's own
+per-type bind and result conversions (the UTC `DateTime`, JSON, booleans),
+then runs it on the connection's driver cursor. Values reach the database
+byte for byte as `Connection.execute` would send them, in the same
+transaction, and driver errors are wrapped as SQLAlchemy's `DBAPIError`
+subclasses, so callers see what they saw before.
+
+What it does not do: no ORM, no events (`before_cursor_execute` listeners do
+not see these statements), and only scalar Python-side column defaults.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import Connection, exc
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import ClauseElement, visitors
+from sqlalchemy.sql.elements import BindParameter
+
+Params = Mapping[str, Any]
+_Getter = Callable[[Params], Any]
+
+
+def _const(value: Any) -> _Getter:
+    return lambda _params: value
+
+
+def _element(name: str, index: int) -> _Getter:
+    return lambda params: params[name][index]
+
+
+@dataclass
+class Prepared:
+    """One statement compiled for one dialect and one parameter shape."""
+
+    sql: str
+    names: tuple[str, ...]
+    """Bind names in the order the SQL wants them (positional) or as the keys of a dict (named)."""
+    getters: tuple[_Getter, ...]
+    """One per name: reads the value from the caller's parameters (or a default, or a literal)."""
+    converters: tuple[tuple[int, Callable[[Any], Any]], ...]
+    """(slot, bind processor) for the slots whose type converts the value (UTC datetimes, JSON, ...)."""
+    positional: bool
+    columns: tuple[str, ...]
+    types: tuple[Any, ...]
+    results: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None
+    """(column, result processor): resolved on the first fetch, from the cursor's type codes."""
+
+    def bind(self, params: Params) -> Sequence[Any] | dict[str, Any]:
+        values = [get(params) for get in self.getters]
+        for i, convert in self.converters:
+            if values[i] is not None:
+                values[i] = convert(values[i])
+        return values if self.positional else dict(zip(self.names, values, strict=True))
+
+
+class Statements:
+    """A registry of named Core statements, each run on the driver cursor of the caller's connection.
+
+    `insert`/`update` statements take their column list from the parameter keys (as
+    `Connection.execute` does), so one registered `update(table)` serves any set of columns.
+    """
+
+    def __init__(self, statements: Mapping[str, ClauseElement]) -> None:
+        self.statements = dict(statements)
+        self._lists: dict[str, tuple[str, ...]] = {}
+        """Per statement, its expanding (`IN`) parameters, whose list lengths are part of the shape."""
+        self._prepared: weakref.WeakKeyDictionary[Dialect, dict[tuple[Any, ...], Prepared]] = (
+            weakref.WeakKeyDictionary())
+
+    # ------------------------------------------------------------------ running
+
+    def execute(self, conn: Connection, name: str, params: Params | None = None) -> int:
+        """Run one statement; returns its rowcount."""
+        params = params or {}
+        prepared = self.prepare(conn.dialect, name, params)
+        cursor = self._run(conn, prepared, prepared.bind(params))
+        count = int(cursor.rowcount)
+        cursor.close()
+        return count
+
+    def executemany(self, conn: Connection, name: str, rows: Sequence[Params]) -> int:
+        """Run one statement for many parameter sets (the first set fixes the shape); returns rowcount."""
+        if not rows:
+            return 0
+        prepared = self.prepare(conn.dialect, name, rows[0])
+        cursor = self._run(conn, prepared, [prepared.bind(r) for r in rows], many=True)
+        count = int(cursor.rowcount)
+        cursor.close()
+        return count
+
+    def tuples(self, conn: Connection, name: str, params: Params | None = None) -> list[tuple[Any, ...]]:
+        """The rows, each value converted as SQLAlchemy would hand it back."""
+        return self._fetch(conn, name, params)[1]
+
+    def all(self, conn: Connection, name: str, params: Params | None = None) -> list[SimpleNamespace]:
+        """The rows as mutable views (an attribute per column) the pure state machines can step."""
+        prepared, rows = self._fetch(conn, name, params)
+        return [SimpleNamespace(**dict(zip(prepared.columns, r, strict=True))) for r in rows]
+
+    def first(self, conn: Connection, name: str, params: Params | None = None) -> SimpleNamespace | None:
+        """The first row as a mutable view, or None."""
+        prepared, rows = self._fetch(conn, name, params, limit=1)
+        return SimpleNamespace(**dict(zip(prepared.columns, rows[0], strict=True))) if rows else None
+
+    def _fetch(self, conn: Connection, name: str, params: Params | None,
+               limit: int | None = None) -> tuple[Prepared, list[tuple[Any, ...]]]:
+        params = params or {}
+        prepared = self.prepare(conn.dialect, name, params)
+        cursor = self._run(conn, prepared, prepared.bind(params))
+        try:
+            rows = cursor.fetchall() if limit is None else cursor.fetchmany(limit)
+            results = self._results(conn, prepared, cursor) if rows else ()
+        finally:
+            cursor.close()
+        if not results:
+            return prepared, [tuple(r) for r in rows]
+        out = []
+        for row in rows:
+            values = list(row)
+            for i, convert in results:
+                values[i] = convert(values[i])
+            out.append(tuple(values))
+        return prepared, out
+
+    @staticmethod
+    def _run(conn: Connection, prepared: Prepared, values: Any, *, many: bool = False) -> Any:
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            if many:
+                cursor.executemany(prepared.sql, values)
+            else:
+                cursor.execute(prepared.sql, values)
+        except conn.dialect.loaded_dbapi.Error as e:
+            cursor.close()
+            raise exc.DBAPIError.instance(prepared.sql, values, e, conn.dialect.loaded_dbapi.Error,
+                                          dialect=conn.dialect, ismulti=many) from e
+        return cursor
+
+    @staticmethod
+    def _results(conn: Connection, prepared: Prepared, cursor: Any) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+        if prepared.results is None:
+            codes = [d[1] for d in cursor.description]
+            found = ((i, t._cached_result_processor(conn.dialect, code))
+                     for i, (t, code) in enumerate(zip(prepared.types, codes, strict=True)))
+            prepared.results = tuple((i, p) for i, p in found if p is not None)
+        return prepared.results
+
+    # ------------------------------------------------------------------ compiling
+
+    def prepare(self, dialect: Dialect, name: str, params: Params) -> Prepared:
+        """The compiled form for this dialect and this parameter shape (keys; lengths of IN lists)."""
+        lists = self._lists.get(name)
+        if lists is None:
+            lists = self._lists[name] = tuple(sorted(
+                {b.key for b in visitors.iterate(self.statements[name])
+                 if isinstance(b, BindParameter) and b.expanding}))
+        shape = (name, tuple(params), *(len(params[k]) for k in lists))
+        cache = self._prepared.get(dialect)
+        if cache is None:
+            cache = self._prepared[dialect] = {}
+        prepared = cache.get(shape)
+        if prepared is None:
+            prepared = cache[shape] = _compile(self.statements[name], dialect, params, lists)
+        return prepared
+
+
+def _compile(stmt: ClauseElement, dialect: Dialect, params: Params, lists: tuple[str, ...]) -> Prepared:
+    """Render the SQL, and plan how each bind gets its value and conversion."""
+    keys = [k for k in params if k not in lists]
+    compiled: Any = stmt.compile(dialect=dialect, column_keys=keys)
+    state = compiled.construct_expanded_state({**dict.fromkeys(keys), **{k: [None] * len(params[k]) for k in lists}})
+    origin = {n: (p, i) for p, names in (state.parameter_expansion or {}).items() for i, n in enumerate(names)}
+    defaults = {c.key: c.default for c in (*compiled.insert_prefetch, *compiled.update_prefetch)}
+    names = tuple(state.positiontup if compiled.positional else state.parameters)
+    getters: list[_Getter] = []
+    converters: list[tuple[int, Callable[[Any], Any]]] = []
+    for slot, bind_name in enumerate(names):
+        param, index = origin.get(bind_name, (bind_name, None))
+        convert = compiled.binds[param].type._cached_bind_processor(dialect)
+        if index is not None:
+            getters.append(_element(param, index))
+        elif param in params:
+            getters.append(itemgetter(param))
+        else:  # a literal in the statement or a scalar column default: fixed, converted once here
+            if param in defaults:
+                if not defaults[param].is_scalar:
+                    raise TypeError(f"{param}: only scalar column defaults can be prepared")
+                value = defaults[param].arg
+            else:
+                value = compiled.binds[param].effective_value
+            getters.append(_const(value if convert is None or value is None else convert(value)))
+            continue
+        if convert is not None:
+            converters.append((slot, convert))
+    returned = list(getattr(stmt, "exported_columns", ()))
+    return Prepared(sql=state.statement, names=names, getters=tuple(getters), converters=tuple(converters),
+                        positional=bool(compiled.positional), columns=tuple(c.key for c in returned),
+                        types=tuple(c.type for c in returned))
