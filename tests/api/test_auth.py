@@ -23,6 +23,8 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/exceptions/{exception_id}/decision"): {"supervisor", "lead"},
     ("GET", "/kpis"): EVERYONE,
     ("GET", "/policy"): EVERYONE,
+    ("GET", "/simulator"): EVERYONE,
+    ("POST", "/simulator/runs"): {"supervisor", "lead"},
 }
 
 
