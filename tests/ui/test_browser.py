@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Locator, Page, expect, sync_playwright
 from ui_helpers import as_, free_port, place
 
 from api.runtime import open_runtime
@@ -112,6 +113,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 p.kill()
 
 
+def one(page: Page, selector: str) -> Locator:
+    """The one element a selector names, once the stale copies of a rerun (drawn at their old places while
+    the page redraws, e.g. after an item above left the queue) are gone."""
+    found = page.locator(selector)
+    expect(found).to_have_count(1)
+    return found
+
+
+def settle(page: Page) -> None:
+    """Wait until the script run the last interaction started has finished (the status widget is gone)."""
+    page.wait_for_timeout(300)
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
+
+
 def held_items(stack: Stack, count: int) -> list[str]:
     """Orders that screening flags (0.45 at an address the customer never used): F2 holds a verification."""
     now = datetime.now(UTC)
@@ -124,8 +139,6 @@ def held_items(stack: Stack, count: int) -> list[str]:
 
 
 def test_a_supervisor_approves_one_item_and_rejects_another_in_the_browser(stack: Stack) -> None:
-    from playwright.sync_api import expect, sync_playwright
-
     approved, rejected, untouched = held_items(stack, 3)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
@@ -146,16 +159,18 @@ def test_a_supervisor_approves_one_item_and_rejects_another_in_the_browser(stack
             expect(page.locator(f".st-key-item_{rejected}")).to_contain_text("F2")
             page.screenshot(path=SCREENSHOTS / "approvals.png", full_page=True)
 
-            page.locator(f".st-key-approve_{approved} button").click()
+            one(page, f".st-key-approve_{approved} button").click()
             expect(page.get_by_text(f"{approved}: approve recorded by sam (supervisor)")).to_be_visible()
             expect(page.locator(f".st-key-item_{approved}")).to_have_count(0)
 
-            note = page.locator(f".st-key-note_{rejected} input")
+            note = one(page, f".st-key-note_{rejected} input")
             note.fill("called the customer: not their order")
             note.press("Enter")
-            expect(note).to_have_value("called the customer: not their order")
-            page.wait_for_timeout(500)  # the rerun the Enter started settles before the click
-            page.locator(f".st-key-reject_{rejected} button").click()
+            settle(page)
+            expect(one(page, f".st-key-note_{rejected} input")).to_have_value("called the customer: not their order")
+            reject = one(page, f".st-key-reject_{rejected} button")
+            expect(reject).to_be_enabled()
+            reject.click()
             expect(page.get_by_text(f"{rejected}: reject recorded by sam (supervisor)")).to_be_visible()
             expect(page.locator(f".st-key-item_{rejected}")).to_have_count(0)
             expect(page.locator(f".st-key-item_{untouched}")).to_be_visible()
