@@ -142,11 +142,10 @@ _AT_STOCK = (_INV.c.location == bindparam("l")) & (_INV.c.sku == bindparam("s"))
 _SQL: dict[str, Any] = {
     "customer": sa.select(_C.c.id, _C.c.delivered_addresses).where(_C.c.id == _ID),
     "order": sa.select(_O).where(_O.c.id == _ID),
-    "shipment": sa.select(_S).where(_S.c.id == _ID),
-    "shipment_order": sa.select(_S, *(c.label(f"o_{c.name}") for c in _O.c))
-                      .join_from(_S, _O, _O.c.id == _S.c.order_id).where(_S.c.id == _ID),
+    "shipment_order": sa.select(_S, *(c.label(f"o_{c.name}") for c in _O.c), *(c.label(f"i_{c.name}") for c in _SL.c))
+                      .join_from(_S, _O, _O.c.id == _S.c.order_id).outerjoin(_SL, _SL.c.shipment_id == _S.c.id)
+                      .where(_S.c.id == _ID).order_by(_SL.c.id),
     "lines": sa.select(_L).where(_L.c.order_id == _ID).order_by(_L.c.line_no),
-    "items": sa.select(_SL).where(_SL.c.shipment_id == _ID).order_by(_SL.c.id),
     "prices": sa.select(_P.c.sku, _P.c.price_cents).where(_P.c.sku.in_(bindparam("skus", expanding=True))),
     "quotes": sa.select(_LOC.c.id, _LOC.c.handling_hours, _LANE.c.service, _LANE.c.transit_hours,
                         _LANE.c.cost_cents, _LANE.c.co2_grams)
@@ -167,13 +166,15 @@ _SQL: dict[str, Any] = {
     "insert_shipment": sa.insert(_S),
     "insert_items": sa.insert(_SL),
     "set_order": sa.update(_O).where(_O.c.id == _KEY),
+    "advance_order": sa.update(_O).where(_O.c.id == _KEY, _O.c.status == bindparam("was")).returning(*_O.c),
     "set_line": sa.update(_L).where(_L.c.id == _KEY),
     "set_shipment": sa.update(_S).where(_S.c.id == _KEY),
     "set_item": sa.update(_SL).where(_SL.c.id == _KEY),
     "set_customer": sa.update(_C).where(_C.c.id == _KEY),
     "drop_item": sa.delete(_SL).where(_SL.c.id == _KEY),
 }
-"""`set_*` take the row's key as `key` and the columns to write as the other parameters."""
+"""`set_*` take the row's key as `key` and the columns to write as the other parameters; `advance_order`
+also the state it must still be in (`was`)."""
 _DB = Statements(_SQL)
 """The same statements, run on the driver cursor (see `core.sqlfast` for why)."""
 
@@ -204,15 +205,34 @@ def _load(conn: Connection, query: str, ident: str, what: str) -> Any:
     return row
 
 
-def _load_shipment(conn: Connection, shipment_id: str) -> tuple[Any, Any]:
-    """A shipment and its order in one round trip (the foreign key guarantees the order)."""
-    row = _DB.first(conn, "shipment_order", {"id": shipment_id})
-    if row is None:
+def _load_shipment(conn: Connection, shipment_id: str) -> tuple[Any, Any, list[Any]]:
+    """A shipment, its order and its lines (by id) in one round trip: one row per line, or one without."""
+    rows = _DB.tuples(conn, "shipment_order", {"id": shipment_id})
+    if not rows:
         raise NotFound("shipment", shipment_id)
-    shp, order = SimpleNamespace(), SimpleNamespace()
-    for k, v in vars(row).items():
-        setattr(*((order, k[2:]) if k.startswith("o_") else (shp, k)), v)
-    return shp, order
+    s_end, o_end = len(_S.c), len(_S.c) + len(_O.c)
+    shp = SimpleNamespace(**dict(zip(_S.c.keys(), rows[0][:s_end], strict=True)))
+    order = SimpleNamespace(**dict(zip(_O.c.keys(), rows[0][s_end:o_end], strict=True)))
+    items = [SimpleNamespace(**dict(zip(_SL.c.keys(), r[o_end:], strict=True))) for r in rows if r[o_end] is not None]
+    return shp, order, items
+
+
+def _advance_order(conn: Connection, order_id: str, name: str, **values: Any) -> Any:
+    """Move an order out of a transition's one source state by one conditional UPDATE ... RETURNING.
+
+    The returned view is put back in that source state, so `step` then records the
+    transition and its event as if the order had been loaded first. A missing order or
+    one in another state changes nothing and is worded by loading it: `NotFound`, or
+    `TransitionNotAllowed` naming its state.
+    """
+    (was,) = ORDER.transitions[name].sources
+    order = _DB.first(conn, "advance_order", {"key": order_id, "was": was, **values})
+    if order is None:
+        current = _load(conn, "order", order_id, "order")
+        ORDER.target(order_id, current.status, name)
+        raise PreconditionFailed(f"order {order_id} changed while it was being moved; try again")
+    order.status = was
+    return order
 
 
 def _rows(conn: Connection, query: str, ident: str) -> list[Any]:
@@ -232,8 +252,8 @@ def _line_id(line: Any) -> str:
     return f"{line.order_id}/{line.line_no}"
 
 
-def _quotes(session: Session, region: str, service: str) -> list[LaneQuote]:
-    return [LaneQuote(*r) for r in _DB.tuples(_flushed(session), "quotes", {"region": region, "service": service})]
+def _quotes(conn: Connection, region: str, service: str) -> list[LaneQuote]:
+    return [LaneQuote(*r) for r in _DB.tuples(conn, "quotes", {"region": region, "service": service})]
 
 
 def _flushed(session: Session) -> Connection:
@@ -269,22 +289,32 @@ def _ids(*excs: OrderException | None) -> tuple[str, ...]:
 
 def reserve_stock(session: Session, location: str, sku: str, qty: int) -> bool:
     """Reserve atomically: true only if on_hand − reserved covered `qty` at the moment of the UPDATE."""
-    if qty <= 0:
-        raise PreconditionFailed(f"quantity must be positive, got {qty}")
-    return _DB.execute(_flushed(session), "reserve", {"q": qty, "l": location, "s": sku}) == 1
+    return _move_stock(_flushed(session), "reserve", location, sku, qty)
 
 
 def release_stock(session: Session, location: str, sku: str, qty: int) -> bool:
-    return _DB.execute(_flushed(session), "release", {"q": qty, "l": location, "s": sku}) == 1
+    return _move_stock(_flushed(session), "release", location, sku, qty)
 
 
 def consume_stock(session: Session, location: str, sku: str, qty: int) -> bool:
     """Reserved units leave (dispatch) or are written off (missing at pick): both columns drop."""
-    return _DB.execute(_flushed(session), "consume", {"q": qty, "l": location, "s": sku}) == 1
+    return _move_stock(_flushed(session), "consume", location, sku, qty)
+
+
+def _move_stock(conn: Connection, move: Literal["reserve", "release", "consume"], location: str, sku: str,
+                qty: int) -> bool:
+    """One conditional UPDATE: true only if the row met the move's condition at that moment."""
+    if move == "reserve" and qty <= 0:
+        raise PreconditionFailed(f"quantity must be positive, got {qty}")
+    return _DB.execute(conn, move, {"q": qty, "l": location, "s": sku}) == 1
 
 
 def stock_snapshot(session: Session, skus: Sequence[str]) -> dict[tuple[str, str], int]:
-    rows = _DB.all(_flushed(session), "stock", {"skus": sorted(set(skus))})
+    return _stock_snapshot(_flushed(session), skus)
+
+
+def _stock_snapshot(conn: Connection, skus: Sequence[str]) -> dict[tuple[str, str], int]:
+    rows = _DB.all(conn, "stock", {"skus": sorted(set(skus))})
     return {(r.location, r.sku): stockops.atp(r) for r in rows}
 
 
@@ -302,7 +332,7 @@ def place_order(engine: Engine, cmd: PlaceOrder, *, at: datetime, rules: OmsRule
     with UnitOfWork(engine) as uow:
         c = uow.conn
         _load(c, "customer", cmd.customer_id, "customer")
-        quotes = _quotes(uow.session, cmd.ship_region, cmd.shipping_method)
+        quotes = _quotes(c, cmd.ship_region, cmd.shipping_method)
         options = build_options(quotes, now=at, promised_by=cmd.promised_by, current_cost_cents=0,
                                 carbon_cents_per_kg=rules.carbon_cents_per_kg, has_atp=lambda _loc: True)
         home = cheapest(o for o in options if o.meets_promise) or cheapest(options)
@@ -335,16 +365,14 @@ def screen_order(engine: Engine, order_id: str, score: float, *, at: datetime, r
     """Record the payment screening score; at or above the hold score, hold and raise `fraud_hold`."""
     if not 0 <= score <= 1:
         raise PreconditionFailed(f"fraud score must be in [0, 1], got {score}")
+    hold = detect_fraud_hold(score, rules.triggers)
     with UnitOfWork(engine) as uow:
-        c = uow.conn
-        order = _load(c, "order", order_id, "order")
+        order = _advance_order(uow.conn, order_id, "screen", fraud_score=score,
+                               status=OrderStatus.on_hold if hold else OrderStatus.placed)
         uow.emit(step(ORDER, order, order_id, "screen", at, fraud_score=score))
         raised: tuple[str, ...] = ()
-        hold = detect_fraud_hold(score, rules.triggers)
         if hold:
             uow.emit(step(ORDER, order, order_id, "hold", at, fraud_score=score))
-        _set(c, "order", order_id, fraud_score=score, status=order.status)
-        if hold:
             raised = _ids(raise_once(uow, type=ExceptionType.fraud_hold, trigger=f"score:{score}",
                                      order_id=order_id, at=at, detail={"fraud_score": score}))
         uow.commit()
@@ -399,15 +427,14 @@ def allocate_order(engine: Engine, order_id: str, *, at: datetime, rules: OmsRul
     is a conditional UPDATE, and one that loses a race counts as short.
     """
     with UnitOfWork(engine) as uow:
-        s, c = uow.session, uow.conn
-        order = _load(c, "order", order_id, "order")
+        c = uow.conn
+        order = _advance_order(c, order_id, "allocate", status=OrderStatus.allocated)
         uow.emit(step(ORDER, order, order_id, "allocate", at))
-        _set(c, "order", order_id, status=order.status)
         lines = [x for x in _rows(c, "lines", order_id) if x.status == LineStatus.open and not x.reserved]
         plan = plan_allocation(
             [LineNeed(x.line_no, x.sku, x.qty) for x in lines],
-            _quotes(s, order.ship_region, order.shipping_method),
-            stock_snapshot(s, [x.sku for x in lines]),
+            _quotes(c, order.ship_region, order.shipping_method),
+            _stock_snapshot(c, [x.sku for x in lines]),
             now=at, promised_by=order.promised_by, carbon_cents_per_kg=rules.carbon_cents_per_kg)
         by_no = {x.line_no: x for x in lines}
         groups: dict[str, list[Any]] = {}
@@ -417,7 +444,7 @@ def allocate_order(engine: Engine, order_id: str, *, at: datetime, rules: OmsRul
         for a in plan:
             line = by_no[a.line_no]
             line.location = a.location
-            if a.short_qty == 0 and reserve_stock(s, a.location, a.sku, a.qty):
+            if a.short_qty == 0 and _move_stock(uow.conn, "reserve", a.location, a.sku, a.qty):
                 line.reserved = True
                 groups.setdefault(a.location, []).append(line)
                 etas[a.location] = a.eta
@@ -464,15 +491,15 @@ def pick_shipment(engine: Engine, shipment_id: str, *, at: datetime,
     behind: picking again, or dispatching, never takes the written-off units twice.
     """
     with UnitOfWork(engine) as uow:
-        s, c = uow.session, uow.conn
-        shp, order = _load_shipment(c, shipment_id)
+        c = uow.conn
+        shp, order, items = _load_shipment(c, shipment_id)
         SHIPMENT.target(shipment_id, shp.status, "pick")
         shorts, raised = [], []
-        for item in _rows(c, "items", shipment_id):
+        for item in items:
             missing = item.qty - min(item.qty, (found or {}).get(item.sku, item.qty))
             if missing <= 0:
                 continue
-            if not consume_stock(s, shp.location, item.sku, missing):
+            if not _move_stock(uow.conn, "consume", shp.location, item.sku, missing):
                 raise PreconditionFailed(f"{shp.location} holds no reservation of {missing} {item.sku}")
             if missing < item.qty:
                 _set(c, "item", item.id, qty=item.qty - missing)
@@ -503,13 +530,13 @@ def pick_shipment(engine: Engine, shipment_id: str, *, at: datetime,
 def dispatch_shipment(engine: Engine, shipment_id: str, *, at: datetime) -> Outcome:
     """Hand a picked shipment to the carrier: its stock leaves, its lines ship."""
     with UnitOfWork(engine) as uow:
-        s, c = uow.session, uow.conn
-        shp, order = _load_shipment(c, shipment_id)
+        c = uow.conn
+        shp, order, items = _load_shipment(c, shipment_id)
         uow.emit(step(SHIPMENT, shp, shipment_id, "dispatch", at, order_id=shp.order_id, eta=shp.eta))
         _set(c, "shipment", shipment_id, status=shp.status, dispatched_at=at)
         lines = _rows(c, "lines", order.id)
-        for item in _rows(c, "items", shipment_id):
-            if not consume_stock(s, shp.location, item.sku, item.qty):
+        for item in items:
+            if not _move_stock(c, "consume", shp.location, item.sku, item.qty):
                 raise InsufficientStock(shp.location, item.sku, item.qty, 0)
             line = next((x for x in lines if x.sku == item.sku and x.location == shp.location
                          and x.status == LineStatus.open), None)
@@ -529,14 +556,14 @@ def carrier_update(engine: Engine, shipment_id: str, update: CarrierUpdate, *, a
     """Apply a carrier's scan: a revised ETA, a lost parcel, or a delivery; detect delays on the spot."""
     with UnitOfWork(engine) as uow:
         c = uow.conn
-        shp, order = _load_shipment(c, shipment_id)
+        shp, order, items = _load_shipment(c, shipment_id)
         remark = {"remark": update.remark} if update.remark else {}
         raised: OrderException | None = None
         if update.status == "delivered":
             uow.emit(step(SHIPMENT, shp, shipment_id, "deliver", at, order_id=order.id,
                           scan=update.scan, **remark))
             _set(c, "shipment", shipment_id, status=shp.status, delivered_at=at, carrier_delivered_scan=update.scan)
-            _deliver_lines(uow, shp, order, at)
+            _deliver_lines(uow, shp, order, items, at)
         elif update.status == "lost":
             uow.emit(step(SHIPMENT, shp, shipment_id, "lose", at, order_id=order.id, **remark))
             _set(c, "shipment", shipment_id, status=shp.status)
@@ -565,10 +592,10 @@ def _check_delay(uow: UnitOfWork, shp: _ShipmentView, order: _OrderView, at: dat
                               "lost": shp.status == ShipmentStatus.lost})
 
 
-def _deliver_lines(uow: UnitOfWork, shp: Any, order: Any, at: datetime) -> None:
+def _deliver_lines(uow: UnitOfWork, shp: Any, order: Any, items: list[Any], at: datetime) -> None:
     c = uow.conn
     lines = _rows(c, "lines", order.id)
-    for item in _rows(c, "items", shp.id):
+    for item in items:
         line = next((x for x in lines if x.sku == item.sku and x.location == shp.location
                      and x.status == LineStatus.shipped), None)
         if line is not None:
@@ -690,7 +717,7 @@ def promise_for(engine: Engine, region: str, service: str, lines: Sequence[LineR
     order if one can serve it), so a promise is late only when the world changes.
     """
     with Session(engine) as s:
-        quotes = _quotes(s, region, service)
+        quotes = _quotes(_flushed(s), region, service)
         atp = stock_snapshot(s, [x.sku for x in lines])
     plan = plan_allocation([LineNeed(n, x.sku, x.qty) for n, x in enumerate(lines, start=1)], quotes, atp,
                            now=at, promised_by=at, carbon_cents_per_kg=rules.carbon_cents_per_kg)

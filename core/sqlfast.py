@@ -31,15 +31,7 @@ from sqlalchemy.sql import ClauseElement, visitors
 from sqlalchemy.sql.elements import BindParameter
 
 Params = Mapping[str, Any]
-_Getter = Callable[[Params], Any]
-
-
-def _const(value: Any) -> _Getter:
-    return lambda _params: value
-
-
-def _element(name: str, index: int) -> _Getter:
-    return lambda params: params[name][index]
+_Reader = Callable[[Params], Sequence[Any]]
 
 
 @dataclass
@@ -49,8 +41,8 @@ class Prepared:
     sql: str
     names: tuple[str, ...]
     """Bind names in the order the SQL wants them (positional) or as the keys of a dict (named)."""
-    getters: tuple[_Getter, ...]
-    """One per name: reads the value from the caller's parameters (or a default, or a literal)."""
+    read: _Reader
+    """The caller's parameters (plus fixed literals and scalar column defaults) as values in `names` order."""
     converters: tuple[tuple[int, Callable[[Any], Any]], ...]
     """(slot, bind processor) for the slots whose type converts the value (UTC datetimes, JSON, ...)."""
     positional: bool
@@ -60,10 +52,12 @@ class Prepared:
     """(column, result processor): resolved on the first fetch, from the cursor's type codes."""
 
     def bind(self, params: Params) -> Sequence[Any] | dict[str, Any]:
-        values = [get(params) for get in self.getters]
-        for i, convert in self.converters:
-            if values[i] is not None:
-                values[i] = convert(values[i])
+        values = self.read(params)
+        if self.converters:
+            values = list(values)
+            for i, convert in self.converters:
+                if values[i] is not None:
+                    values[i] = convert(values[i])
         return values if self.positional else dict(zip(self.names, values, strict=True))
 
 
@@ -76,10 +70,14 @@ class Statements:
 
     def __init__(self, statements: Mapping[str, ClauseElement]) -> None:
         self.statements = dict(statements)
-        self._lists: dict[str, tuple[str, ...]] = {}
+        self._lists = {name: tuple(sorted({b.key for b in visitors.iterate(stmt)
+                                           if isinstance(b, BindParameter) and b.expanding}))
+                       for name, stmt in self.statements.items()}
         """Per statement, its expanding (`IN`) parameters, whose list lengths are part of the shape."""
         self._prepared: weakref.WeakKeyDictionary[Dialect, dict[tuple[Any, ...], Prepared]] = (
             weakref.WeakKeyDictionary())
+        self._last: tuple[Dialect | None, dict[tuple[Any, ...], Prepared]] = (None, {})
+        """The last dialect's cache: one process nearly always talks to one database."""
 
     # ------------------------------------------------------------------ running
 
@@ -163,15 +161,12 @@ class Statements:
 
     def prepare(self, dialect: Dialect, name: str, params: Params) -> Prepared:
         """The compiled form for this dialect and this parameter shape (keys; lengths of IN lists)."""
-        lists = self._lists.get(name)
-        if lists is None:
-            lists = self._lists[name] = tuple(sorted(
-                {b.key for b in visitors.iterate(self.statements[name])
-                 if isinstance(b, BindParameter) and b.expanding}))
-        shape = (name, tuple(params), *(len(params[k]) for k in lists))
-        cache = self._prepared.get(dialect)
-        if cache is None:
-            cache = self._prepared[dialect] = {}
+        last, cache = self._last
+        if dialect is not last:
+            cache = self._prepared.get(dialect) or self._prepared.setdefault(dialect, {})
+            self._last = (dialect, cache)
+        lists = self._lists[name]
+        shape = (name, *params, *(len(params[k]) for k in lists)) if lists else (name, *params)
         prepared = cache.get(shape)
         if prepared is None:
             prepared = cache[shape] = _compile(self.statements[name], dialect, params, lists)
@@ -186,27 +181,39 @@ def _compile(stmt: ClauseElement, dialect: Dialect, params: Params, lists: tuple
     origin = {n: (p, i) for p, names in (state.parameter_expansion or {}).items() for i, n in enumerate(names)}
     defaults = {c.key: c.default for c in (*compiled.insert_prefetch, *compiled.update_prefetch)}
     names = tuple(state.positiontup if compiled.positional else state.parameters)
-    getters: list[_Getter] = []
+    fixed: dict[str, Any] = {}
     converters: list[tuple[int, Callable[[Any], Any]]] = []
     for slot, bind_name in enumerate(names):
         param, index = origin.get(bind_name, (bind_name, None))
         convert = compiled.binds[param].type._cached_bind_processor(dialect)
-        if index is not None:
-            getters.append(_element(param, index))
-        elif param in params:
-            getters.append(itemgetter(param))
-        else:  # a literal in the statement or a scalar column default: fixed, converted once here
+        if index is None and param not in params:  # a literal, or a scalar column default: converted once here
             if param in defaults:
                 if not defaults[param].is_scalar:
                     raise TypeError(f"{param}: only scalar column defaults can be prepared")
                 value = defaults[param].arg
             else:
                 value = compiled.binds[param].effective_value
-            getters.append(_const(value if convert is None or value is None else convert(value)))
-            continue
-        if convert is not None:
+            fixed[param] = value if convert is None or value is None else convert(value)
+        elif convert is not None:
             converters.append((slot, convert))
     returned = list(getattr(stmt, "exported_columns", ()))
-    return Prepared(sql=state.statement, names=names, getters=tuple(getters), converters=tuple(converters),
-                        positional=bool(compiled.positional), columns=tuple(c.key for c in returned),
-                        types=tuple(c.type for c in returned))
+    return Prepared(sql=state.statement, names=names, read=_reader(names, origin, fixed),
+                    converters=tuple(converters), positional=bool(compiled.positional),
+                    columns=tuple(c.key for c in returned), types=tuple(c.type for c in returned))
+
+
+def _reader(names: tuple[str, ...], origin: Mapping[str, tuple[str, int]], fixed: Mapping[str, Any]) -> _Reader:
+    """The cheapest function from the caller's parameters to the values in bind order.
+
+    Usually one `itemgetter` over the caller's dict; fixed values are merged in first;
+    an expanded IN list's `skus_2` is element 1 of the caller's `skus`.
+    """
+    if origin:
+        slots = [origin.get(n, (n, None)) for n in names]
+        return lambda p: [fixed[k] if k in fixed else p[k] if i is None else p[k][i] for k, i in slots]
+    if not names:
+        return lambda _p: ()
+    pick = itemgetter(*names) if len(names) > 1 else (lambda p, n=names[0]: (p[n],))
+    if fixed:
+        return lambda p: pick({**fixed, **p})
+    return pick

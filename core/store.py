@@ -114,30 +114,57 @@ class UnitOfWork:
 
     Events are buffered and written by one executemany at commit (in emit order, so
     `seq` order is unchanged): an ORM object per event cost more than the change it records.
+    The unit owns one connection and its transaction; the ORM `session` is made only
+    when a command asks for it, bound to that connection and in control of its
+    transaction (`join_transaction_mode="control_fully"`). Commands on the lifecycle's
+    hot paths never need one, and a Session's begin, commit and close cost more than
+    the statements of a small command.
     """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.session: Session
         self._outbox: list[dict[str, Any]] = []
         self._conn: Connection | None = None
+        self._session: Session | None = None
 
     def __enter__(self) -> UnitOfWork:
-        self.session = Session(self.engine, expire_on_commit=False)
-        self._outbox, self._conn = [], None
+        self._outbox, self._conn, self._session = [], None, None
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is not None:
-            self.rollback()
-        self.session.close()
+        try:
+            if exc_type is not None:
+                self.rollback()
+        finally:
+            session, conn, self._session, self._conn = self._session, self._conn, None, None
+            if session is not None:
+                session.close()
+            if conn is not None:
+                conn.close()
 
     @property
     def conn(self) -> Connection:
-        """The session's connection, in its transaction: for prepared Core statements on hot paths."""
-        if self._conn is None:
-            self._conn = self.session.connection()
-        return self._conn
+        """The unit's connection, in its transaction: for prepared statements on hot paths.
+
+        Pending ORM changes are flushed first (as `Session.execute` autoflushes), so a
+        statement sees what the command's ORM code did before it.
+        """
+        conn = self._conn
+        if conn is None:
+            conn = self._conn = self.engine.connect()
+        if not conn.in_transaction():
+            conn.begin()
+        if self._session is not None:
+            self._session.flush()
+        return conn
+
+    @property
+    def session(self) -> Session:
+        """An ORM session on the unit's connection and transaction, made on first use."""
+        if self._session is None:
+            conn = self.conn
+            self._session = Session(conn, expire_on_commit=False, join_transaction_mode="control_fully")
+        return self._session
 
     def emit(self, *events: DomainEvent) -> None:
         self._outbox.extend(
@@ -153,12 +180,17 @@ class UnitOfWork:
         if self._outbox:
             _DB.executemany(self.conn, "outbox", self._outbox)
             self._outbox = []
-        self._conn = None
-        self.session.commit()
+        if self._session is not None:
+            self._session.commit()  # flushes what the ORM holds; commits the connection's transaction
+        if self._conn is not None and self._conn.in_transaction():
+            self._conn.commit()
 
     def rollback(self) -> None:
-        self._outbox, self._conn = [], None
-        self.session.rollback()
+        self._outbox = []
+        if self._session is not None:
+            self._session.rollback()
+        if self._conn is not None and self._conn.in_transaction():
+            self._conn.rollback()
 
 
 def next_value(session: Session, name: str) -> int:
