@@ -35,11 +35,13 @@ def table(rows: list[dict[str, Any]], *, key: str, height: int | None = None) ->
             return
         frame = pd.DataFrame([{k: _cell(v) for k, v in r.items()} for r in rows])
         for name in frame.select_dtypes(include=["object", "str"]).columns:
-            frame[name] = frame[name].map(lambda v: "" if v is None else str(v))
+            frame[name] = frame[name].map(str)
         st.dataframe(frame, hide_index=True, height=height or "auto")
 
 
 def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
     return value

@@ -57,4 +57,4 @@ table([{"key": x["key"], "action": x["action"], "status": x["status"], "decided 
 st.subheader("Timeline")
 only_audit = st.toggle("Audit trail only", key="exception_audit_only")
 table([{"at": when(t["at"]), "source": t["source"], "what": t["kind"], "actor": t["actor"], "detail": t["detail"]}
-       for t in d["timeline"] if not only_audit or t["source"] == "audit"], key="exception_timeline")
+       for t in d["timeline"] if not only_audit or t["source"] == "audit"], key="exception_timeline", height=600)
