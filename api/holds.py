@@ -31,7 +31,13 @@ def max_wait(settings: ServiceSettings, action: str) -> timedelta:
 
 def stamp_deadlines(engine: Engine, settings: ServiceSettings, *, now: datetime,
                     exception_id: str | None = None) -> int:
-    """Give every held action without a deadline one: now + its class's max wait. Returns how many."""
+    """Give every held action without a deadline one: now + its class's max wait. Returns how many.
+
+    With deadlines off (`tower up`'s virtual clock runs days ahead in seconds) no deadline is set, so
+    nothing expires and every held action stays decidable.
+    """
+    if not settings.hold_deadlines:
+        return 0
     with Session(engine) as s:
         query = select(ActionRecord.id, ActionRecord.action).where(
             ActionRecord.status == "held", col(ActionRecord.expires_at).is_(None))

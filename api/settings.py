@@ -44,6 +44,8 @@ class ServiceSettings(Settings):
     hold_max_wait_hours: dict[str, float] = Field(
         default_factory=lambda: dict(DEFAULT_HOLD_HOURS),
         description="how long a held action of each class (policy book section 1) may wait for a decision")
+    hold_deadlines: bool = Field(
+        default=True, description="give held actions a deadline per class and expire them past it")
     planner: str = Field(default="rules", description="rules or llm")
     worker_id: str | None = Field(default=None, description="defaults to host:pid")
     worker_lease_seconds: float = Field(

@@ -113,7 +113,7 @@ def up(
     if not db.startswith("sqlite"):
         raise typer.BadParameter("`tower up` runs on SQLite; start `tower api` and `tower worker`s for PostgreSQL",
                                  param_hint="--db")
-    settings = _settings(db, api_host=host, api_port=port)
+    settings = _settings(db, api_host=host, api_port=port, hold_deadlines=expire)
     rt = open_runtime(settings)
     stop = threading.Event()
     threads = []

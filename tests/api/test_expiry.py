@@ -47,3 +47,15 @@ def test_a_decision_after_the_deadline_is_refused_even_before_the_sweep(
     clock.advance(timedelta(hours=25))
     r = client.post(f"/exceptions/{exc_id}/decision", json={"decision": "approve"}, headers=as_("supervisor"))
     assert r.status_code == 409 and "expired" in r.json()["detail"]
+
+
+def test_with_deadlines_off_a_held_action_stays_decidable_however_far_the_clock_runs(
+        client: TestClient, runtime: Runtime, clock: VirtualClock, held: Callable[..., str]) -> None:
+    runtime.settings = runtime.settings.model_copy(update={"hold_deadlines": False})  # what `tower up` runs with
+    exc_id = held(0.45)
+    clock.advance(timedelta(days=30))
+    assert sweep_expired(runtime.engine, runtime.settings, now=clock.now()) == []
+    [action] = client.get(f"/exceptions/{exc_id}", headers=as_("viewer")).json()["actions"]
+    assert action["expires_at"] is None
+    r = client.post(f"/exceptions/{exc_id}/decision", json={"decision": "approve"}, headers=as_("supervisor"))
+    assert r.status_code == 200
