@@ -294,3 +294,12 @@ class PolicyOut(BaseModel):
     version: str
     sections: dict[str, Any] = Field(description="the book's numbers by section")
     rules: list[RuleOut]
+
+
+class Me(BaseModel):
+    """The caller's identity and what its role allows."""
+
+    name: str
+    role: str
+    may_decide: bool
+    may_place_orders: bool

@@ -85,13 +85,8 @@ class TowerClient:
         self.get("/policy")
 
     def can_decide(self) -> bool:
-        """Whether this token's role may decide held actions.
-
-        The API has no "who am I" endpoint: a decision on an exception that cannot exist answers 403 for a
-        role that may not decide (roles are checked before the exception is looked up) and 404 otherwise.
-        """
-        r = self._request("POST", "/exceptions/~role-probe~/decision", json={"decision": "approve"})
-        return r.status_code != 403
+        """Whether this token's role may decide held actions (the API says, from the token's role)."""
+        return bool(self.get("/me")["may_decide"])
 
     # ---- reads
 

@@ -1,12 +1,13 @@
-"""KPIs and the policy book: what the dashboard's header and the policy page show."""
+"""KPIs, the policy book and the caller's identity: what the dashboard's header and the policy page show."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
 from api import queries
+from api.auth import DECIDERS, ORDER_WRITERS
 from api.deps import Reader, SessionDep
-from api.schemas import AUTH_ERRORS, Kpis, PolicyOut
+from api.schemas import AUTH_ERRORS, Kpis, Me, PolicyOut
 
 router = APIRouter(tags=["overview"], responses=AUTH_ERRORS)
 
@@ -14,6 +15,13 @@ router = APIRouter(tags=["overview"], responses=AUTH_ERRORS)
 @router.get("/kpis", response_model=Kpis)
 def kpis(session: SessionDep, _: Reader) -> Kpis:
     return queries.kpis(session)
+
+
+@router.get("/me", response_model=Me)
+def me(principal: Reader) -> Me:
+    """Who this token is and what its role may do: the dashboard enables its buttons from it."""
+    return Me(name=principal.name, role=principal.role, may_decide=principal.role in DECIDERS,
+              may_place_orders=principal.role in ORDER_WRITERS)
 
 
 @router.get("/policy", response_model=PolicyOut)

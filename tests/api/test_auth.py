@@ -22,6 +22,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/exceptions/{exception_id}"): EVERYONE,
     ("POST", "/exceptions/{exception_id}/decision"): {"supervisor", "lead"},
     ("GET", "/kpis"): EVERYONE,
+    ("GET", "/me"): EVERYONE,
     ("GET", "/policy"): EVERYONE,
     ("GET", "/simulator"): EVERYONE,
     ("POST", "/simulator/runs"): {"supervisor", "lead"},
@@ -57,3 +58,10 @@ def test_tokens_are_kept_only_as_digests_and_matched_exactly(token: str) -> None
     assert all(known == digest("demo-lead") for known, _ in book._entries)
     found = book.identify(token)
     assert (found is not None) == (token == "demo-lead")
+
+
+def test_me_says_who_the_token_is_and_whether_it_may_decide(client: TestClient) -> None:
+    viewer = client.get("/me", headers=as_("viewer")).json()
+    lead = client.get("/me", headers=as_("lead")).json()
+    assert (viewer["role"], viewer["may_decide"]) == ("viewer", False)
+    assert (lead["role"], lead["may_decide"]) == ("lead", True)
