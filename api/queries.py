@@ -28,6 +28,7 @@ from api.schemas import (
     Page,
     PolicyOut,
     Promises,
+    Reroutes,
     RuleOut,
     ShipmentOut,
     StockOut,
@@ -40,6 +41,7 @@ from core.models import (
     AuditEntry,
     Event,
     Inventory,
+    Lane,
     Order,
     OrderException,
     OrderLine,
@@ -246,6 +248,8 @@ def kpis(session: Session) -> Kpis:
                              .join(Order, col(Order.id) == col(Shipment.order_id))
                              .where(Shipment.status == ShipmentStatus.delivered)).all()
     kept = sum(1 for at, promised in delivered if at is not None and utc(at) <= utc(promised))
+    moved = session.exec(select(ActionRecord.args).where(ActionRecord.action == "reroute_shipment",
+                                                         ActionRecord.status == "applied")).all()
     return Kpis(
         open_by_type_and_state=[Count(type=t, state=s, count=int(n)) for t, s, n in open_rows],
         closed=len(closed), auto_resolved=auto,
@@ -255,7 +259,18 @@ def kpis(session: Session) -> Kpis:
         paid_out=Money(refunds_cents=refunds, credits_cents=credits, total_cents=refunds + credits,
                        by_agents_cents=by_agents),
         promises=Promises(delivered_shipments=len(delivered), kept=kept,
-                          rate=round(kept / len(delivered), 4) if delivered else None))
+                          rate=round(kept / len(delivered), 4) if delivered else None),
+        reroutes=Reroutes(count=len(moved), co2_grams=sum(_reroute_co2(session, args) for args in moved)))
+
+
+def _reroute_co2(session: Session, args: dict[str, Any]) -> int:
+    """CO2 of the lane a reroute chose: from its new location to the order's region, by its service."""
+    region = session.exec(select(Order.ship_region).join(Shipment, col(Shipment.order_id) == col(Order.id))
+                          .where(Shipment.id == args.get("shipment_id"))).first()
+    lane = session.exec(select(Lane.co2_grams).where(Lane.from_location == args.get("to_location"),
+                                                     Lane.to_region == region,
+                                                     Lane.service == args.get("service"))).first()
+    return int(lane or 0)
 
 
 def policy() -> PolicyOut:

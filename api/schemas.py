@@ -281,6 +281,14 @@ class Kpis(BaseModel):
     median_hours_to_resolution: float | None
     paid_out: Money
     promises: Promises
+    reroutes: Reroutes
+
+
+class Reroutes(BaseModel):
+    """Shipments the agents moved, and the CO2 of the lanes they moved them onto (section 8)."""
+
+    count: int
+    co2_grams: int
 
 
 class RuleOut(BaseModel):
