@@ -20,21 +20,27 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
-from sqlmodel import Session
+from sqlalchemy import Connection, bindparam, select, update
 
 from agents.context import GraphContext
 from agents.planners.base import PlannerFailure
 from agents.state import ApprovalRequest, GraphState, HeldItem
+from core.errors import TransitionNotAllowed
 from core.exceptions import move_exception
 from core.facts import Facts, load_facts
-from core.models import AuditEntry, ExceptionState, OrderException
+from core.models import ExceptionState, OrderException
 from core.store import UnitOfWork
 from policies.actions import Proposal
 from policies.judge import Approval, judge
-from tools.records import record_proposals, records_of
+from tools.records import AuditLog, record_proposals, record_rows, records_of
 from tools.runner import apply_ready, foreign_ref_checker
 
 Rt = Runtime[GraphContext]
+
+_X = OrderException.__table__
+_STATE = select(_X.c.id, _X.c.state, _X.c.updated_at, _X.c.resolved_at).where(_X.c.id == bindparam("id"))
+_MOVE = update(_X).where(_X.c.id == bindparam("xid"), _X.c.state == bindparam("was"))
+"""SET columns come from the parameters (state, updated_at, resolved_at, and resolution when closing)."""
 
 
 def gather_and_plan(state: GraphState, runtime: Rt) -> GraphState:
@@ -42,11 +48,13 @@ def gather_and_plan(state: GraphState, runtime: Rt) -> GraphState:
     cx = runtime.context
     now = cx.clock.now()
     with UnitOfWork(cx.engine) as uow:
-        exc = _exception(uow.session, state["exception_id"])
+        exc = _exception(uow.conn, state["exception_id"])
         if exc.state in (ExceptionState.open, ExceptionState.failed):
+            was = exc.state
             if exc.state == ExceptionState.failed:
                 uow.emit(move_exception(exc, ExceptionState.open, now))
             uow.emit(move_exception(exc, ExceptionState.working, now, by=cx.actor))
+            _save(uow.conn, exc, was)
         facts = load_facts(uow.session, exc.id, now, cx.carbon_cents_per_kg)
         uow.commit()
     gathered: GraphState = {"facts": facts.model_dump(mode="json"), "rounds": 0}
@@ -61,22 +69,28 @@ def gather_and_plan(state: GraphState, runtime: Rt) -> GraphState:
 
 
 def judge_and_apply(state: GraphState, runtime: Rt) -> GraphState:
-    """Judge every proposal, record it with its verdict (keyed, so a re-run finds the same rows), apply what may be."""
+    """Judge every proposal, record it with its verdict (keyed, so a re-run finds the same rows), apply what may be.
+
+    Recording and applying share one transaction (apply_ready's `record`): one commit, and
+    a re-run after a crash finds either nothing or both. If the OMS refuses the batch, the
+    records are committed on their own first and each action is applied by itself.
+    """
     cx = runtime.context
     now = cx.clock.now()
     facts = Facts.model_validate(state["facts"])
     proposals = [Proposal.model_validate(p) for p in state.get("proposals", [])]
-    with UnitOfWork(cx.engine) as uow:
-        uow.session.add(AuditEntry(at=now, exception_id=facts.exception.id, actor=cx.actor, kind="planned",
-                                   detail={"planner": state.get("planner"), "notes": state.get("plan_notes", []),
-                                           "usage": state.get("usage", {}), "proposals": len(proposals),
-                                           "failure": state.get("failure")}))
+
+    def record(uow: UnitOfWork, audit: AuditLog) -> None:
+        audit.add(now, facts.exception.id, cx.actor, "planned",
+                  {"planner": state.get("planner"), "notes": state.get("plan_notes", []),
+                   "usage": state.get("usage", {}), "proposals": len(proposals), "failure": state.get("failure")})
         verdicts = judge(proposals, facts, is_foreign_ref=foreign_ref_checker(uow.session, facts.customer.id),
                          book=cx.book)
         record_proposals(uow.session, facts.exception.id, proposals, verdicts, planner=state["planner"],
-                         now=now, actor=cx.actor)
-        uow.commit()
-    held = apply_ready(cx.engine, facts.exception.id, now=now, actor=cx.actor, book=cx.book)
+                         now=now, actor=cx.actor, audit=audit)
+
+    held = apply_ready(cx.engine, facts.exception.id, now=now, actor=cx.actor, book=cx.book,
+                       order_id=facts.exception.order_id, record=record)
     if held or state.get("failure"):
         return {"held": held}
     return {"held": 0, "outcome": _close(state, cx)}  # nothing waits: close here, one checkpoint fewer
@@ -98,11 +112,12 @@ def after_first_apply(state: GraphState) -> Literal["await_approval", "__end__"]
 def await_approval(state: GraphState, runtime: Rt) -> GraphState:
     cx = runtime.context
     with UnitOfWork(cx.engine) as uow:
-        exc = _exception(uow.session, state["exception_id"])
+        exc = _exception(uow.conn, state["exception_id"])
         if exc.state == ExceptionState.working:
             uow.emit(move_exception(exc, ExceptionState.awaiting_approval, cx.clock.now(),
                                     reason=state.get("failure")))
-        held = records_of(uow.session, exc.id, ["held"])
+            _save(uow.conn, exc, ExceptionState.working)
+        held = record_rows(uow.conn, exc.id, ["held"])
         request = ApprovalRequest(exception_id=exc.id, reason=state.get("failure"), items=[
             HeldItem(key=r.idempotency_key, action=r.action, args=r.args, confidence=r.confidence,
                      rationale=r.rationale, rule_ids=r.verdict.get("rule_ids", []),
@@ -117,9 +132,10 @@ def decide(state: GraphState, runtime: Rt) -> GraphState:
     cx = runtime.context
     now = cx.clock.now()
     with UnitOfWork(cx.engine) as uow:
-        exc = _exception(uow.session, state["exception_id"])
+        exc = _exception(uow.conn, state["exception_id"])
         if exc.state == ExceptionState.awaiting_approval:
             uow.emit(move_exception(exc, ExceptionState.working, now, by="supervisor"))
+            _save(uow.conn, exc, ExceptionState.awaiting_approval)
         approved = records_of(uow.session, exc.id, ["approved"])
         if approved:
             facts = load_facts(uow.session, exc.id, now, cx.carbon_cents_per_kg)
@@ -147,8 +163,8 @@ def _close(state: GraphState, cx: GraphContext) -> str:
     """Write the resolution record and end the exception: resolved, or rejected if supervisors refused it all."""
     now = cx.clock.now()
     with UnitOfWork(cx.engine) as uow:
-        exc = _exception(uow.session, state["exception_id"])
-        records = records_of(uow.session, exc.id)
+        exc = _exception(uow.conn, state["exception_id"])
+        records = record_rows(uow.conn, exc.id)
         by_status: dict[str, list[dict[str, object]]] = {}
         for r in records:
             by_status.setdefault(r.status, []).append({"action": r.action, "args": r.args, "key": r.idempotency_key})
@@ -156,19 +172,30 @@ def _close(state: GraphState, cx: GraphContext) -> str:
         rejected_all = bool(decided) and not by_status.get("applied") and all(r.status == "rejected" for r in decided)
         final = ExceptionState.rejected if rejected_all else ExceptionState.resolved
         if exc.state in (ExceptionState.working, ExceptionState.awaiting_approval):
-            exc.resolution = {"outcome": "approval" if decided or state.get("rounds") else "auto",
-                              "planner": state.get("planner"), "notes": state.get("plan_notes", []),
-                              "actions": by_status}
+            was = exc.state
+            resolution = {"outcome": "approval" if decided or state.get("rounds") else "auto",
+                          "planner": state.get("planner"), "notes": state.get("plan_notes", []),
+                          "actions": by_status}
             uow.emit(move_exception(exc, final, now))
+            _save(uow.conn, exc, was, resolution=resolution)
         uow.commit()
         return str(exc.state)
 
 
-def _exception(session: Session, exception_id: str) -> OrderException:
-    exc = session.get(OrderException, exception_id)
-    if exc is None:
+def _exception(conn: Connection, exception_id: str) -> OrderException:
+    """The exception's state as a detached entity: the state machine moves it, `_save` writes it back."""
+    row = conn.execute(_STATE, {"id": exception_id}).first()
+    if row is None:
         raise LookupError(f"exception {exception_id!r} does not exist")
-    return exc
+    return OrderException(id=row.id, state=row.state, updated_at=row.updated_at, resolved_at=row.resolved_at)
+
+
+def _save(conn: Connection, exc: OrderException, was: str, **columns: object) -> None:
+    """Write a moved state, only over the state it was moved from (a concurrent move is refused, not lost)."""
+    done = conn.execute(_MOVE, {"xid": exc.id, "was": was, "state": exc.state, "updated_at": exc.updated_at,
+                                "resolved_at": exc.resolved_at, **columns})
+    if done.rowcount != 1:
+        raise TransitionNotAllowed("exception", exc.id, "changed meanwhile", f"move from {was} to {exc.state}")
 
 
 def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:

@@ -8,8 +8,8 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Command
-from sqlalchemy import Engine
+from langgraph.types import Command, Durability
+from sqlalchemy import Engine, bindparam, select
 
 from agents.context import GraphContext
 from agents.graph import build_graph
@@ -18,11 +18,17 @@ from agents.planners.base import Planner
 from agents.state import ApprovalResponse
 from core.clock import Clock
 from core.models import OrderException
-from core.store import UnitOfWork
 from policies.book import BOOK, PolicyBook
-from tools.records import records_of
+from tools.records import record_rows
 
 _BASE = build_graph()
+_X = OrderException.__table__
+_STATE = select(_X.c.state).where(_X.c.id == bindparam("id"))
+DURABILITY: Durability = "sync"
+"""Each step's checkpoint is written before the next step starts. LangGraph's default
+("async") writes it while the next step runs: a worker dying then could leave the
+records of `judge_and_apply` without the checkpoint of the plan before them, and the
+replacement would ask the planner again. "exit" would checkpoint nothing until the end."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +88,8 @@ def work_exception(
             return result_of(engine, exception_id)
         if snapshot.next:
             payload = None
-    graph.invoke(payload, config, context=_context(engine, clock, planner, carbon_cents_per_kg, actor, book))
+    graph.invoke(payload, config, context=_context(engine, clock, planner, carbon_cents_per_kg, actor, book),
+                 durability=DURABILITY)
     return result_of(engine, exception_id)
 
 
@@ -95,24 +102,25 @@ def resume_exception(
     graph = compiled(checkpointer)
     config = {"configurable": {"thread_id": exception_id}}
     graph.invoke(Command(resume=ApprovalResponse(decided_by=decided_by).model_dump()), config,
-                 context=_context(engine, clock, planner, carbon_cents_per_kg, decided_by, book))
+                 context=_context(engine, clock, planner, carbon_cents_per_kg, decided_by, book), durability=DURABILITY)
     return result_of(engine, exception_id)
 
 
 def _started(engine: Engine, exception_id: str) -> bool:
     """Whether a worker already took this exception up (then its thread may have a checkpoint to resume)."""
-    with UnitOfWork(engine) as uow:
-        exc = uow.session.get(OrderException, exception_id)
-        return exc is not None and exc.state != "open"
+    with engine.connect() as conn:
+        state = conn.execute(_STATE, {"id": exception_id}).scalar()
+        return state is not None and state != "open"
 
 
 def result_of(engine: Engine, exception_id: str) -> WorkResult:
-    with UnitOfWork(engine) as uow:
-        exc = uow.session.get(OrderException, exception_id)
-        if exc is None:
+    """The exception's state and actions, by two Core reads (no session: nothing here is written)."""
+    with engine.connect() as conn:
+        state = conn.execute(_STATE, {"id": exception_id}).scalar()
+        if state is None:
             raise LookupError(f"exception {exception_id!r} does not exist")
         views = [ActionView(action=r.action, status=r.status, args=dict(r.args),
                             rule_ids=list(r.verdict.get("rule_ids", [])), reasons=list(r.verdict.get("reasons", [])),
                             confidence=r.confidence, required_role=r.required_role, key=r.idempotency_key)
-                 for r in records_of(uow.session, exception_id)]
-        return WorkResult(exception_id=exception_id, state=exc.state, actions=views)
+                 for r in record_rows(conn, exception_id)]
+        return WorkResult(exception_id=exception_id, state=state, actions=views)

@@ -221,8 +221,15 @@ _QUERIES: dict[str, Any] = {
 
 
 def load_facts(session: Session, exception_id: str, now: datetime,
-               carbon_cents_per_kg: int) -> Facts:
-    """One exception's slice of the OMS, by prepared column queries (this runs on every guarded write)."""
+               carbon_cents_per_kg: int, *, reuse: Facts | None = None) -> Facts:
+    """One exception's slice of the OMS, by prepared column queries (this runs on every guarded write).
+
+    `reuse`: facts of the same exception loaded earlier in the same transaction. Its
+    products, locations and lanes (reference data no write tool changes) are taken
+    from it when they cover what this load needs, instead of being read again; the
+    order, its lines, shipments, returns, the customer, stock and prior actions
+    are always read afresh.
+    """
     conn = session.connection()
 
     def rows(name: str, **params: Any) -> list[dict[str, Any]]:
@@ -243,11 +250,23 @@ def load_facts(session: Session, exception_id: str, now: datetime,
     returns = rows("returns", order=o["id"])
     ret_lines = rows("ret_lines", order=o["id"]) if returns else []
     skus = sorted({x["sku"] for x in lines})
-    products = rows("products", skus=skus)
-    lanes = rows("lanes", region=o["ship_region"])
-    loc_ids = sorted({x["from_location"] for x in lanes} | {x["location"] for x in lines}
+    if reuse is not None and reuse.exception.id == exception_id and set(skus) <= reuse.products.keys():
+        products = {k: reuse.products[k] for k in skus}
+    else:
+        products = {p["sku"]: ProductFacts(**{k: p[k] for k in ProductFacts.model_fields})
+                    for p in rows("products", skus=skus)}
+    if reuse is not None and reuse.order.ship_region == o["ship_region"]:
+        lanes = reuse.lanes
+    else:
+        lanes = tuple(LaneFacts(**{k: r[k] for k in LaneFacts.model_fields})
+                      for r in rows("lanes", region=o["ship_region"]))
+    loc_ids = sorted({x.from_location for x in lanes} | {x["location"] for x in lines}
                      | {x["location"] for x in shipments})
-    locations = rows("locations", ids=loc_ids)
+    if reuse is not None and set(loc_ids) <= reuse.locations.keys():
+        locations = {k: reuse.locations[k] for k in loc_ids}
+    else:
+        locations = {r["id"]: LocationFacts(**{k: r[k] for k in LocationFacts.model_fields})
+                     for r in rows("locations", ids=loc_ids)}
     stock = rows("stock", skus=skus)
     prior = rows("prior", id=exception_id)
 
@@ -268,9 +287,9 @@ def load_facts(session: Session, exception_id: str, now: datetime,
         ),
         customer=CustomerFacts(**{k: c[k] for k in CustomerFacts.model_fields if k != "delivered_addresses"},
                                delivered_addresses=tuple(c["delivered_addresses"] or ())),
-        products={p["sku"]: ProductFacts(**{k: p[k] for k in ProductFacts.model_fields}) for p in products},
-        locations={r["id"]: LocationFacts(**{k: r[k] for k in LocationFacts.model_fields}) for r in locations},
-        lanes=tuple(LaneFacts(**{k: r[k] for k in LaneFacts.model_fields}) for r in lanes),
+        products=products,
+        locations=locations,
+        lanes=lanes,
         stock=tuple(StockFacts(**{k: r[k] for k in StockFacts.model_fields}) for r in stock),
         prior_actions=tuple(PriorAction(**r) for r in prior),
     )

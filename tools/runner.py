@@ -11,12 +11,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlalchemy import Connection, Engine, bindparam, select
+from sqlmodel import Session
 
 from core.errors import DomainError
-from core.facts import load_facts
-from core.models import ActionRecord, AuditEntry, Order
+from core.facts import Facts, load_facts
+from core.models import ActionRecord, Order, OrderException
 from core.store import UnitOfWork
 from policies import actions as a
 from policies.book import BOOK, PolicyBook
@@ -24,141 +24,146 @@ from policies.judge import processing_rank
 from policies.messages import message_problems
 from policies.preconditions import precondition_problem
 from tools.effects import EFFECTS, EffectContext
-from tools.records import held_count, records_of
+from tools.records import AuditLog, RecordRow, finish_record, held_count, record_for_update, record_rows
 
 DONE = frozenset({"applied", "denied", "rejected", "expired", "failed"})
 APPLICABLE = frozenset({"pending", "approved"})
+
+_O, _X, _A = Order.__table__, OrderException.__table__, ActionRecord.__table__
+_CUSTOMER_OF = select(_O.c.customer_id).where(_O.c.id == bindparam("id"))
+_ORDER_OF = select(_X.c.order_id).where(_X.c.id == bindparam("id"))
+_AMOUNTS = select(_A.c.args, _A.c.status).where(_A.c.exception_id == bindparam("x"))
+
+Record = Callable[[UnitOfWork, AuditLog], None]
+"""Writes the judge's records in the caller's transaction (see `apply_ready`)."""
 
 
 def foreign_ref_checker(session: Session, customer_id: str) -> Callable[[str], bool]:
     """True for an order id that belongs to another customer: a message must never carry it."""
     def is_foreign(ref: str) -> bool:
-        order = session.get(Order, ref)
-        return order is not None and order.customer_id != customer_id
+        owner = session.connection().execute(_CUSTOMER_OF, {"id": ref}).scalar()
+        return owner is not None and owner != customer_id
     return is_foreign
 
 
-def apply_record(engine: Engine, record_id: int, *, now: datetime, actor: str) -> ActionRecord:
+def apply_record(engine: Engine, record_id: int, *, now: datetime, actor: str,
+                 book: PolicyBook = BOOK) -> RecordRow:
     """Apply a pending or approved action once; return the record in its final state."""
     with UnitOfWork(engine) as uow:
-        s = uow.session
-        rec = s.exec(select(ActionRecord).where(ActionRecord.id == record_id).with_for_update()).one()
+        rec = record_for_update(uow.conn, record_id)
         if rec.status in DONE:
             return rec
         if rec.status not in APPLICABLE:
             raise DomainError(f"action {rec.idempotency_key} is {rec.status}: it cannot be applied")
-        problem = _guard(s, rec, now)
-        if problem is not None:
-            _finish(uow, rec, "denied", now, actor, {"error": problem})
-            uow.commit()
-            return rec
-        args = a.parse_args(rec.action, rec.args)
-        cx = EffectContext(session=s, now=now, exception_id=rec.exception_id,
-                           order_id=_order_id(s, rec.exception_id))
+        audit = AuditLog()
         try:
-            result = EFFECTS[type(args)](cx, args)
+            _apply_in(uow, rec, now, actor, _order_id(uow.conn, rec.exception_id), book, audit)
         except DomainError as err:
             uow.rollback()
             return _deny_after_failure(engine, record_id, now, actor, str(err))
-        uow.emit(*cx.events)
-        _finish(uow, rec, "applied", now, actor, result)
+        audit.write(uow.session)
         uow.commit()
         return rec
 
 
-def apply_ready(engine: Engine, exception_id: str, *, now: datetime, actor: str, book: PolicyBook = BOOK) -> int:
+def apply_ready(engine: Engine, exception_id: str, *, now: datetime, actor: str, book: PolicyBook = BOOK,
+                order_id: str | None = None, record: Record | None = None) -> int:
     """Apply every pending or approved action of an exception, in order; return how many stay held.
 
     All in one transaction when every effect goes through; if one is refused
     by the OMS mid-way, the batch is rolled back and each is applied on its own.
+    `record`, when given, writes the judge's records first in the same transaction
+    (one commit for judging and applying); if the batch is refused it is written
+    again on its own and committed before the records are applied one by one.
     """
     with UnitOfWork(engine) as uow:
-        s = uow.session
-        ready = sorted(records_of(s, exception_id, ["pending", "approved"]),
-                       key=lambda r: (processing_rank(r.action), r.id or 0))
-        order_id = _order_id(s, exception_id)
+        audit = AuditLog()
+        if record is not None:
+            record(uow, audit)
+        ready = _ready(uow.conn, exception_id)
+        order_id = order_id or _order_id(uow.conn, exception_id)
+        facts: Facts | None = None
         try:
             for rec in ready:
-                _apply_in(uow, rec, now, actor, order_id, book)
+                facts = _apply_in(uow, rec, now, actor, order_id, book, audit, facts)
         except DomainError:
             uow.rollback()
-            ready_ids = [r.id for r in ready]
         else:
-            held = held_count(s, exception_id)
+            held = held_count(uow.conn, exception_id)
+            audit.write(uow.session)
             uow.commit()
             return held
+        if record is not None:
+            audit = AuditLog()
+            record(uow, audit)
+            audit.write(uow.session)
+            uow.commit()
+        ready_ids = [r.id for r in _ready(uow.conn, exception_id)]
     for record_id in ready_ids:
-        assert record_id is not None
-        apply_record(engine, record_id, now=now, actor=actor)
+        apply_record(engine, record_id, now=now, actor=actor, book=book)
     with UnitOfWork(engine) as uow:
-        return held_count(uow.session, exception_id)
+        return held_count(uow.conn, exception_id)
 
 
-def _apply_in(uow: UnitOfWork, rec: ActionRecord, now: datetime, actor: str, order_id: str,
-              book: PolicyBook) -> None:
-    """Guard and apply one record inside the caller's transaction; raise DomainError if the OMS refuses."""
-    s = uow.session
+def _ready(conn: Connection, exception_id: str) -> list[RecordRow]:
+    return sorted(record_rows(conn, exception_id, sorted(APPLICABLE)), key=lambda r: (processing_rank(r.action), r.id))
+
+
+def _apply_in(uow: UnitOfWork, rec: RecordRow, now: datetime, actor: str, order_id: str, book: PolicyBook,
+              audit: AuditLog, reuse: Facts | None = None) -> Facts | None:
+    """Guard and apply one record inside the caller's transaction; raise DomainError if the OMS refuses.
+
+    Returns the facts the guard read, so the next guard of the batch can reuse their reference data.
+    """
     if rec.status in DONE:
-        return
-    problem = _guard(s, rec, now, book)
+        return reuse
+    s = uow.session
+    problem, facts = _guard(s, rec, now, book, reuse)
     if problem is not None:
-        _finish(uow, rec, "denied", now, actor, {"error": problem})
-        s.flush()
-        return
+        finish_record(uow.conn, rec, "denied", now, actor, {"error": problem}, audit)
+        return facts
     args = a.parse_args(rec.action, rec.args)
     cx = EffectContext(session=s, now=now, exception_id=rec.exception_id, order_id=order_id)
     result = EFFECTS[type(args)](cx, args)
     uow.emit(*cx.events)
-    _finish(uow, rec, "applied", now, actor, result)
-    s.flush()
+    s.flush()  # the effect's ORM changes, before the next guard reads by Core
+    finish_record(uow.conn, rec, "applied", now, actor, _jsonable(result), audit)
+    return facts
 
 
-def _guard(s: Session, rec: ActionRecord, now: datetime, book: PolicyBook = BOOK) -> str | None:
-    facts = load_facts(s, rec.exception_id, now, book.carbon.cents_per_kg_default)
+def _guard(s: Session, rec: RecordRow, now: datetime, book: PolicyBook = BOOK,
+           reuse: Facts | None = None) -> tuple[str | None, Facts | None]:
+    """The record's preconditions and message checks against the state as it is in this transaction."""
+    facts = load_facts(s, rec.exception_id, now, book.carbon.cents_per_kg_default, reuse=reuse)
     try:
         args = a.parse_args(rec.action, rec.args)
     except ValueError as err:
-        return str(err)
+        return str(err), facts
     if problem := precondition_problem(args, facts):
-        return f"precondition failed at apply time: {problem}"
+        return f"precondition failed at apply time: {problem}", facts
     if isinstance(args, a.NotifyCustomer):
-        applied = [int(r.args["amount_cents"]) for r in s.exec(
-            select(ActionRecord).where(ActionRecord.exception_id == rec.exception_id)).all()
-            if "amount_cents" in r.args and r.status in ("applied", "pending", "approved")]
+        applied = [int(r.args["amount_cents"]) for r in s.connection().execute(_AMOUNTS, {"x": rec.exception_id})
+                   if "amount_cents" in r.args and r.status in ("applied", "pending", "approved")]
         problems = message_problems(
             args.body, customer_email=facts.customer.email, eta=args.eta, amounts_cents=applied,
             own_refs=[facts.order.id, facts.customer.id, *(x.id for x in facts.order.shipments),
                       *(x.id for x in facts.order.returns)],
             is_foreign_ref=foreign_ref_checker(s, facts.customer.id), book=book)
         if problems:
-            return "message checks failed: " + "; ".join(problems)
-    return None
+            return "message checks failed: " + "; ".join(problems), facts
+    return None, facts
 
 
-def _order_id(s: Session, exception_id: str) -> str:
-    from core.models import OrderException
-
-    exc = s.get(OrderException, exception_id)
-    assert exc is not None
-    return exc.order_id
+def _order_id(conn: Connection, exception_id: str) -> str:
+    return str(conn.execute(_ORDER_OF, {"id": exception_id}).scalar_one())
 
 
-def _finish(uow: UnitOfWork, rec: ActionRecord, status: str, now: datetime, actor: str,
-            result: dict[str, Any]) -> None:
-    rec.status, rec.result = status, _jsonable(result)
-    if status == "applied":
-        rec.applied_at = now
-    uow.session.add(rec)
-    uow.session.add(AuditEntry(at=now, exception_id=rec.exception_id, actor=actor, kind=f"action.{status}",
-                               detail={"key": rec.idempotency_key, "action": rec.action, "args": rec.args,
-                                       "result": rec.result}))
-
-
-def _deny_after_failure(engine: Engine, record_id: int, now: datetime, actor: str, error: str) -> ActionRecord:
+def _deny_after_failure(engine: Engine, record_id: int, now: datetime, actor: str, error: str) -> RecordRow:
     with UnitOfWork(engine) as uow:
-        rec = uow.session.get(ActionRecord, record_id)
-        assert rec is not None
-        _finish(uow, rec, "denied", now, actor, {"error": f"refused by the OMS: {error}"})
+        rec = record_for_update(uow.conn, record_id)
+        audit = AuditLog()
+        finish_record(uow.conn, rec, "denied", now, actor, {"error": f"refused by the OMS: {error}"}, audit)
+        audit.write(uow.session)
         uow.commit()
         return rec
 

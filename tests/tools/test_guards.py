@@ -19,10 +19,11 @@ def _record(built, action: str, args: dict, status: str = "pending") -> int:  # 
         p = Proposal(action=action, args=args, confidence=1.0)
         [rec] = record_proposals(s, built.exception_id, [p], judge([p], facts), planner="test", now=built.now,
                                  actor="test")
-        rec.status = status
-        s.add(rec)
+        stored = s.get(ActionRecord, rec.id)
+        assert stored is not None
+        stored.status = status
+        s.add(stored)
         s.commit()
-        assert rec.id is not None
         return rec.id
 
 
