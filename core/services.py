@@ -57,7 +57,7 @@ from core.models import (
     ShipmentStatus,
 )
 from core.routing import LaneQuote, build_options, cheapest
-from core.sqlfast import Statements
+from core.sqlfast import Link, Statements
 from core.store import UnitOfWork
 
 
@@ -139,12 +139,28 @@ _C, _P, _INV = Customer.__table__, Product.__table__, Inventory.__table__
 _LANE, _LOC = Lane.__table__, Location.__table__
 _ID, _KEY, _QTY = bindparam("id"), bindparam("key"), bindparam("q")
 _AT_STOCK = (_INV.c.location == bindparam("l")) & (_INV.c.sku == bindparam("s"))
+_VIEWS = (  # what the fulfilment commands read of a shipment, its order, its lines and the order's lines
+    [_S.c[k] for k in ("id", "order_id", "location", "service", "status", "eta")],
+    [_O.c[k] for k in ("id", "customer_id", "status", "ship_address_id", "promised_by")],
+    [_SL.c[k] for k in ("id", "sku", "qty")],
+    [_L.c[k] for k in ("id", "order_id", "line_no", "sku", "location", "status")],
+)
+
+
+def _shipment_query(*, with_lines: bool) -> sa.Select[Any]:
+    """A shipment with its order and its lines, and the order's lines if asked: one row per combination."""
+    shp, order, items, lines = _VIEWS
+    query = (sa.select(*shp, *order, *items, *(lines if with_lines else ()))
+             .join_from(_S, _O, _O.c.id == _S.c.order_id).outerjoin(_SL, _SL.c.shipment_id == _S.c.id))
+    if with_lines:
+        query = query.outerjoin(_L, _L.c.order_id == _O.c.id)
+    return query.where(_S.c.id == _ID).order_by(_SL.c.id, *((_L.c.line_no,) if with_lines else ()))
+
 _SQL: dict[str, Any] = {
     "customer": sa.select(_C.c.id, _C.c.delivered_addresses).where(_C.c.id == _ID),
     "order": sa.select(_O).where(_O.c.id == _ID),
-    "shipment_order": sa.select(_S, *(c.label(f"o_{c.name}") for c in _O.c), *(c.label(f"i_{c.name}") for c in _SL.c))
-                      .join_from(_S, _O, _O.c.id == _S.c.order_id).outerjoin(_SL, _SL.c.shipment_id == _S.c.id)
-                      .where(_S.c.id == _ID).order_by(_SL.c.id),
+    "shipment_order": _shipment_query(with_lines=False),
+    "shipment_order_lines": _shipment_query(with_lines=True),
     "lines": sa.select(_L).where(_L.c.order_id == _ID).order_by(_L.c.line_no),
     "prices": sa.select(_P.c.sku, _P.c.price_cents).where(_P.c.sku.in_(bindparam("skus", expanding=True))),
     "quotes": sa.select(_LOC.c.id, _LOC.c.handling_hours, _LANE.c.service, _LANE.c.transit_hours,
@@ -197,7 +213,7 @@ def _get(session: Session, model: type[Any], ident: str, what: str) -> Any:
     return row
 
 
-def _load(conn: Connection, query: str, ident: str, what: str) -> Any:
+def _load(conn: Connection | Link, query: str, ident: str, what: str) -> Any:
     """One row by key as a mutable view (`SimpleNamespace`), or `NotFound` like `_get`."""
     row = _DB.first(conn, query, {"id": ident})
     if row is None:
@@ -205,19 +221,29 @@ def _load(conn: Connection, query: str, ident: str, what: str) -> Any:
     return row
 
 
-def _load_shipment(conn: Connection, shipment_id: str) -> tuple[Any, Any, list[Any]]:
-    """A shipment, its order and its lines (by id) in one round trip: one row per line, or one without."""
-    rows = _DB.tuples(conn, "shipment_order", {"id": shipment_id})
+def _load_shipment(conn: Connection | Link, shipment_id: str, *,
+                   with_lines: bool = False) -> tuple[Any, Any, list[Any], list[Any]]:
+    """A shipment, its order, its lines (by id) and, if asked, the order's lines (by number): one round trip.
+
+    The rows are the join's combinations (one at least: a shipment always has its order,
+    an order its lines); each entity becomes one mutable view, in order, however often it repeats.
+    """
+    rows = _DB.tuples(conn, "shipment_order_lines" if with_lines else "shipment_order", {"id": shipment_id})
     if not rows:
         raise NotFound("shipment", shipment_id)
-    s_end, o_end = len(_S.c), len(_S.c) + len(_O.c)
-    shp = SimpleNamespace(**dict(zip(_S.c.keys(), rows[0][:s_end], strict=True)))
-    order = SimpleNamespace(**dict(zip(_O.c.keys(), rows[0][s_end:o_end], strict=True)))
-    items = [SimpleNamespace(**dict(zip(_SL.c.keys(), r[o_end:], strict=True))) for r in rows if r[o_end] is not None]
-    return shp, order, items
+    views: list[dict[Any, SimpleNamespace]] = [{}, {}, {}, {}]
+    for row in rows:
+        start = 0
+        for seen, columns in zip(views, _VIEWS, strict=True):
+            values = row[start:start + len(columns)]
+            start += len(columns)
+            if values and values[0] is not None and values[0] not in seen:
+                seen[values[0]] = SimpleNamespace(**{c.key: v for c, v in zip(columns, values, strict=True)})
+    (shp,), (order,) = views[0].values(), views[1].values()
+    return shp, order, list(views[2].values()), list(views[3].values())
 
 
-def _advance_order(conn: Connection, order_id: str, name: str, **values: Any) -> Any:
+def _advance_order(conn: Connection | Link, order_id: str, name: str, **values: Any) -> Any:
     """Move an order out of a transition's one source state by one conditional UPDATE ... RETURNING.
 
     The returned view is put back in that source state, so `step` then records the
@@ -235,11 +261,11 @@ def _advance_order(conn: Connection, order_id: str, name: str, **values: Any) ->
     return order
 
 
-def _rows(conn: Connection, query: str, ident: str) -> list[Any]:
+def _rows(conn: Connection | Link, query: str, ident: str) -> list[Any]:
     return _DB.all(conn, query, {"id": ident})
 
 
-def _set(conn: Connection, what: str, key: str | int, **values: Any) -> None:
+def _set(conn: Connection | Link, what: str, key: str | int, **values: Any) -> None:
     _DB.execute(conn, f"set_{what}", {"key": key, **values})
 
 
@@ -252,7 +278,7 @@ def _line_id(line: Any) -> str:
     return f"{line.order_id}/{line.line_no}"
 
 
-def _quotes(conn: Connection, region: str, service: str) -> list[LaneQuote]:
+def _quotes(conn: Connection | Link, region: str, service: str) -> list[LaneQuote]:
     return [LaneQuote(*r) for r in _DB.tuples(conn, "quotes", {"region": region, "service": service})]
 
 
@@ -301,7 +327,7 @@ def consume_stock(session: Session, location: str, sku: str, qty: int) -> bool:
     return _move_stock(_flushed(session), "consume", location, sku, qty)
 
 
-def _move_stock(conn: Connection, move: Literal["reserve", "release", "consume"], location: str, sku: str,
+def _move_stock(conn: Connection | Link, move: Literal["reserve", "release", "consume"], location: str, sku: str,
                 qty: int) -> bool:
     """One conditional UPDATE: true only if the row met the move's condition at that moment."""
     if move == "reserve" and qty <= 0:
@@ -313,7 +339,7 @@ def stock_snapshot(session: Session, skus: Sequence[str]) -> dict[tuple[str, str
     return _stock_snapshot(_flushed(session), skus)
 
 
-def _stock_snapshot(conn: Connection, skus: Sequence[str]) -> dict[tuple[str, str], int]:
+def _stock_snapshot(conn: Connection | Link, skus: Sequence[str]) -> dict[tuple[str, str], int]:
     rows = _DB.all(conn, "stock", {"skus": sorted(set(skus))})
     return {(r.location, r.sku): stockops.atp(r) for r in rows}
 
@@ -330,7 +356,7 @@ def place_order(engine: Engine, cmd: PlaceOrder, *, at: datetime, rules: OmsRule
     if not cmd.lines:
         raise PreconditionFailed("an order needs at least one line")
     with UnitOfWork(engine) as uow:
-        c = uow.conn
+        c = uow.link
         _load(c, "customer", cmd.customer_id, "customer")
         quotes = _quotes(c, cmd.ship_region, cmd.shipping_method)
         options = build_options(quotes, now=at, promised_by=cmd.promised_by, current_cost_cents=0,
@@ -367,7 +393,7 @@ def screen_order(engine: Engine, order_id: str, score: float, *, at: datetime, r
         raise PreconditionFailed(f"fraud score must be in [0, 1], got {score}")
     hold = detect_fraud_hold(score, rules.triggers)
     with UnitOfWork(engine) as uow:
-        order = _advance_order(uow.conn, order_id, "screen", fraud_score=score,
+        order = _advance_order(uow.link, order_id, "screen", fraud_score=score,
                                status=OrderStatus.on_hold if hold else OrderStatus.placed)
         uow.emit(step(ORDER, order, order_id, "screen", at, fraud_score=score))
         raised: tuple[str, ...] = ()
@@ -427,7 +453,7 @@ def allocate_order(engine: Engine, order_id: str, *, at: datetime, rules: OmsRul
     is a conditional UPDATE, and one that loses a race counts as short.
     """
     with UnitOfWork(engine) as uow:
-        c = uow.conn
+        c = uow.link
         order = _advance_order(c, order_id, "allocate", status=OrderStatus.allocated)
         uow.emit(step(ORDER, order, order_id, "allocate", at))
         lines = [x for x in _rows(c, "lines", order_id) if x.status == LineStatus.open and not x.reserved]
@@ -444,7 +470,7 @@ def allocate_order(engine: Engine, order_id: str, *, at: datetime, rules: OmsRul
         for a in plan:
             line = by_no[a.line_no]
             line.location = a.location
-            if a.short_qty == 0 and _move_stock(uow.conn, "reserve", a.location, a.sku, a.qty):
+            if a.short_qty == 0 and _move_stock(uow.link, "reserve", a.location, a.sku, a.qty):
                 line.reserved = True
                 groups.setdefault(a.location, []).append(line)
                 etas[a.location] = a.eta
@@ -491,15 +517,15 @@ def pick_shipment(engine: Engine, shipment_id: str, *, at: datetime,
     behind: picking again, or dispatching, never takes the written-off units twice.
     """
     with UnitOfWork(engine) as uow:
-        c = uow.conn
-        shp, order, items = _load_shipment(c, shipment_id)
+        c = uow.link
+        shp, order, items, _ = _load_shipment(c, shipment_id)
         SHIPMENT.target(shipment_id, shp.status, "pick")
         shorts, raised = [], []
         for item in items:
             missing = item.qty - min(item.qty, (found or {}).get(item.sku, item.qty))
             if missing <= 0:
                 continue
-            if not _move_stock(uow.conn, "consume", shp.location, item.sku, missing):
+            if not _move_stock(uow.link, "consume", shp.location, item.sku, missing):
                 raise PreconditionFailed(f"{shp.location} holds no reservation of {missing} {item.sku}")
             if missing < item.qty:
                 _set(c, "item", item.id, qty=item.qty - missing)
@@ -530,11 +556,10 @@ def pick_shipment(engine: Engine, shipment_id: str, *, at: datetime,
 def dispatch_shipment(engine: Engine, shipment_id: str, *, at: datetime) -> Outcome:
     """Hand a picked shipment to the carrier: its stock leaves, its lines ship."""
     with UnitOfWork(engine) as uow:
-        c = uow.conn
-        shp, order, items = _load_shipment(c, shipment_id)
+        c = uow.link
+        shp, order, items, lines = _load_shipment(c, shipment_id, with_lines=True)
         uow.emit(step(SHIPMENT, shp, shipment_id, "dispatch", at, order_id=shp.order_id, eta=shp.eta))
         _set(c, "shipment", shipment_id, status=shp.status, dispatched_at=at)
-        lines = _rows(c, "lines", order.id)
         for item in items:
             if not _move_stock(c, "consume", shp.location, item.sku, item.qty):
                 raise InsufficientStock(shp.location, item.sku, item.qty, 0)
@@ -555,15 +580,15 @@ def carrier_update(engine: Engine, shipment_id: str, update: CarrierUpdate, *, a
                    rules: OmsRules) -> Outcome:
     """Apply a carrier's scan: a revised ETA, a lost parcel, or a delivery; detect delays on the spot."""
     with UnitOfWork(engine) as uow:
-        c = uow.conn
-        shp, order, items = _load_shipment(c, shipment_id)
+        c = uow.link
+        shp, order, items, lines = _load_shipment(c, shipment_id, with_lines=update.status == "delivered")
         remark = {"remark": update.remark} if update.remark else {}
         raised: OrderException | None = None
         if update.status == "delivered":
             uow.emit(step(SHIPMENT, shp, shipment_id, "deliver", at, order_id=order.id,
                           scan=update.scan, **remark))
             _set(c, "shipment", shipment_id, status=shp.status, delivered_at=at, carrier_delivered_scan=update.scan)
-            _deliver_lines(uow, shp, order, items, at)
+            _deliver_lines(uow, shp, order, items, lines, at)
         elif update.status == "lost":
             uow.emit(step(SHIPMENT, shp, shipment_id, "lose", at, order_id=order.id, **remark))
             _set(c, "shipment", shipment_id, status=shp.status)
@@ -592,9 +617,8 @@ def _check_delay(uow: UnitOfWork, shp: _ShipmentView, order: _OrderView, at: dat
                               "lost": shp.status == ShipmentStatus.lost})
 
 
-def _deliver_lines(uow: UnitOfWork, shp: Any, order: Any, items: list[Any], at: datetime) -> None:
-    c = uow.conn
-    lines = _rows(c, "lines", order.id)
+def _deliver_lines(uow: UnitOfWork, shp: Any, order: Any, items: list[Any], lines: list[Any], at: datetime) -> None:
+    c = uow.link
     for item in items:
         line = next((x for x in lines if x.sku == item.sku and x.location == shp.location
                      and x.status == LineStatus.shipped), None)

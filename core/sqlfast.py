@@ -12,6 +12,10 @@ byte for byte as `Connection.execute` would send them, in the same
 transaction, and driver errors are wrapped as SQLAlchemy's `DBAPIError`
 subclasses, so callers see what they saw before.
 
+Conversions are SQLAlchemy's own per-type processors, except `UTCDateTime` on
+SQLite, done by a small explicit helper (see `bind_converter`), the one hot
+enough to matter.
+
 What it does not do: no ORM, no events (`before_cursor_execute` listeners do
 not see these statements), and only scalar Python-side column defaults.
 """
@@ -21,14 +25,17 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from operator import itemgetter
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement, visitors
 from sqlalchemy.sql.elements import BindParameter
+
+from core.types import UTCDateTime
 
 Params = Mapping[str, Any]
 _Reader = Callable[[Params], Sequence[Any]]
@@ -56,8 +63,7 @@ class Prepared:
         if self.converters:
             values = list(values)
             for i, convert in self.converters:
-                if values[i] is not None:
-                    values[i] = convert(values[i])
+                values[i] = convert(values[i])
         return values if self.positional else dict(zip(self.names, values, strict=True))
 
 
@@ -81,47 +87,48 @@ class Statements:
 
     # ------------------------------------------------------------------ running
 
-    def execute(self, conn: Connection, name: str, params: Params | None = None) -> int:
+    def execute(self, on: Connection | Link, name: str, params: Params | None = None) -> int:
         """Run one statement; returns its rowcount."""
-        params = params or {}
-        prepared = self.prepare(conn.dialect, name, params)
-        cursor = self._run(conn, prepared, prepared.bind(params))
+        link, params = _link(on), params or {}
+        prepared = self.prepare(link.dialect, name, params)
+        cursor = _run(link, prepared, prepared.bind(params))
         count = int(cursor.rowcount)
         cursor.close()
         return count
 
-    def executemany(self, conn: Connection, name: str, rows: Sequence[Params]) -> int:
+    def executemany(self, on: Connection | Link, name: str, rows: Sequence[Params]) -> int:
         """Run one statement for many parameter sets (the first set fixes the shape); returns rowcount."""
         if not rows:
             return 0
-        prepared = self.prepare(conn.dialect, name, rows[0])
-        cursor = self._run(conn, prepared, [prepared.bind(r) for r in rows], many=True)
+        link = _link(on)
+        prepared = self.prepare(link.dialect, name, rows[0])
+        cursor = _run(link, prepared, [prepared.bind(r) for r in rows], many=True)
         count = int(cursor.rowcount)
         cursor.close()
         return count
 
-    def tuples(self, conn: Connection, name: str, params: Params | None = None) -> list[tuple[Any, ...]]:
+    def tuples(self, on: Connection | Link, name: str, params: Params | None = None) -> list[tuple[Any, ...]]:
         """The rows, each value converted as SQLAlchemy would hand it back."""
-        return self._fetch(conn, name, params)[1]
+        return self._fetch(_link(on), name, params)[1]
 
-    def all(self, conn: Connection, name: str, params: Params | None = None) -> list[SimpleNamespace]:
+    def all(self, on: Connection | Link, name: str, params: Params | None = None) -> list[SimpleNamespace]:
         """The rows as mutable views (an attribute per column) the pure state machines can step."""
-        prepared, rows = self._fetch(conn, name, params)
+        prepared, rows = self._fetch(_link(on), name, params)
         return [SimpleNamespace(**dict(zip(prepared.columns, r, strict=True))) for r in rows]
 
-    def first(self, conn: Connection, name: str, params: Params | None = None) -> SimpleNamespace | None:
+    def first(self, on: Connection | Link, name: str, params: Params | None = None) -> SimpleNamespace | None:
         """The first row as a mutable view, or None."""
-        prepared, rows = self._fetch(conn, name, params, limit=1)
+        prepared, rows = self._fetch(_link(on), name, params, limit=1)
         return SimpleNamespace(**dict(zip(prepared.columns, rows[0], strict=True))) if rows else None
 
-    def _fetch(self, conn: Connection, name: str, params: Params | None,
+    def _fetch(self, link: Link, name: str, params: Params | None,
                limit: int | None = None) -> tuple[Prepared, list[tuple[Any, ...]]]:
         params = params or {}
-        prepared = self.prepare(conn.dialect, name, params)
-        cursor = self._run(conn, prepared, prepared.bind(params))
+        prepared = self.prepare(link.dialect, name, params)
+        cursor = _run(link, prepared, prepared.bind(params))
         try:
             rows = cursor.fetchall() if limit is None else cursor.fetchmany(limit)
-            results = self._results(conn, prepared, cursor) if rows else ()
+            results = _results(link, prepared, cursor) if rows else ()
         finally:
             cursor.close()
         if not results:
@@ -133,29 +140,6 @@ class Statements:
                 values[i] = convert(values[i])
             out.append(tuple(values))
         return prepared, out
-
-    @staticmethod
-    def _run(conn: Connection, prepared: Prepared, values: Any, *, many: bool = False) -> Any:
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            if many:
-                cursor.executemany(prepared.sql, values)
-            else:
-                cursor.execute(prepared.sql, values)
-        except conn.dialect.loaded_dbapi.Error as e:
-            cursor.close()
-            raise exc.DBAPIError.instance(prepared.sql, values, e, conn.dialect.loaded_dbapi.Error,
-                                          dialect=conn.dialect, ismulti=many) from e
-        return cursor
-
-    @staticmethod
-    def _results(conn: Connection, prepared: Prepared, cursor: Any) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
-        if prepared.results is None:
-            codes = [d[1] for d in cursor.description]
-            found = ((i, t._cached_result_processor(conn.dialect, code))
-                     for i, (t, code) in enumerate(zip(prepared.types, codes, strict=True)))
-            prepared.results = tuple((i, p) for i, p in found if p is not None)
-        return prepared.results
 
     # ------------------------------------------------------------------ compiling
 
@@ -173,6 +157,45 @@ class Statements:
         return prepared
 
 
+class Link(NamedTuple):
+    """A driver connection and the dialect its SQL is rendered for: what the statements run on."""
+
+    dialect: Dialect
+    driver: Any
+
+    @classmethod
+    def of(cls, conn: Connection) -> Link:
+        """The driver connection under a SQLAlchemy connection, in the same transaction."""
+        return cls(conn.dialect, conn.connection.driver_connection)
+
+
+def _link(on: Connection | Link) -> Link:
+    return on if type(on) is Link else Link.of(on)  # type: ignore[arg-type]
+
+
+def _run(link: Link, prepared: Prepared, values: Any, *, many: bool = False) -> Any:
+    cursor = link.driver.cursor()
+    try:
+        if many:
+            cursor.executemany(prepared.sql, values)
+        else:
+            cursor.execute(prepared.sql, values)
+    except link.dialect.loaded_dbapi.Error as e:
+        cursor.close()
+        raise exc.DBAPIError.instance(prepared.sql, values, e, link.dialect.loaded_dbapi.Error,
+                                      dialect=link.dialect, ismulti=many) from e
+    return cursor
+
+
+def _results(link: Link, prepared: Prepared, cursor: Any) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+    if prepared.results is None:
+        codes = [d[1] for d in cursor.description]
+        found = ((i, result_converter(t, link.dialect, code))
+                 for i, (t, code) in enumerate(zip(prepared.types, codes, strict=True)))
+        prepared.results = tuple((i, p) for i, p in found if p is not None)
+    return prepared.results
+
+
 def _compile(stmt: ClauseElement, dialect: Dialect, params: Params, lists: tuple[str, ...]) -> Prepared:
     """Render the SQL, and plan how each bind gets its value and conversion."""
     keys = [k for k in params if k not in lists]
@@ -185,7 +208,7 @@ def _compile(stmt: ClauseElement, dialect: Dialect, params: Params, lists: tuple
     converters: list[tuple[int, Callable[[Any], Any]]] = []
     for slot, bind_name in enumerate(names):
         param, index = origin.get(bind_name, (bind_name, None))
-        convert = compiled.binds[param].type._cached_bind_processor(dialect)
+        convert = bind_converter(compiled.binds[param].type, dialect)
         if index is None and param not in params:  # a literal, or a scalar column default: converted once here
             if param in defaults:
                 if not defaults[param].is_scalar:
@@ -193,7 +216,7 @@ def _compile(stmt: ClauseElement, dialect: Dialect, params: Params, lists: tuple
                 value = defaults[param].arg
             else:
                 value = compiled.binds[param].effective_value
-            fixed[param] = value if convert is None or value is None else convert(value)
+            fixed[param] = value if convert is None else convert(value)
         elif convert is not None:
             converters.append((slot, convert))
     returned = list(getattr(stmt, "exported_columns", ()))
@@ -217,3 +240,36 @@ def _reader(names: tuple[str, ...], origin: Mapping[str, tuple[str, int]], fixed
     if fixed:
         return lambda p: pick({**fixed, **p})
     return pick
+
+
+# ---------------------------------------------------------------------- conversions
+
+def bind_converter(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """SQLAlchemy's bind processor for the type, or an explicit cheaper equivalent.
+
+    `UTCDateTime` on SQLite is the one replaced: SQLAlchemy stores `DateTime` there as
+    `YYYY-MM-DD HH:MM:SS.ffffff` via `%`-formatting a dict, which is `isoformat(" ",
+    "microseconds")` of the naive UTC value; it is the most frequent conversion (every event's `at`).
+    """
+    if dialect.name == "sqlite" and isinstance(type_, UTCDateTime):
+        to_naive_utc = type_.process_bind_param
+
+        def sqlite_utc(value: datetime | None) -> str | None:
+            naive = to_naive_utc(value, dialect)
+            return None if naive is None else naive.isoformat(" ", "microseconds")
+
+        return sqlite_utc
+    return type_._cached_bind_processor(dialect)  # type: ignore[no-any-return]
+
+
+def result_converter(type_: Any, dialect: Dialect, code: Any) -> Callable[[Any], Any] | None:
+    """SQLAlchemy's result processor for the type, or the explicit inverse of `bind_converter`'s."""
+    if dialect.name == "sqlite" and isinstance(type_, UTCDateTime):
+        to_aware = type_.process_result_value
+        parse = datetime.fromisoformat
+
+        def sqlite_utc(value: str | None) -> datetime | None:
+            return None if value is None else to_aware(parse(value), dialect)
+
+        return sqlite_utc
+    return type_._cached_result_processor(dialect, code)  # type: ignore[no-any-return]

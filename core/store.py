@@ -19,12 +19,12 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, bindparam, event, insert, update
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import PoolProxiedConnection, StaticPool
 from sqlmodel import Session, create_engine
 
 from core.events import DomainEvent
 from core.models import Counter, Event
-from core.sqlfast import Statements
+from core.sqlfast import Link, Statements
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -114,21 +114,24 @@ class UnitOfWork:
 
     Events are buffered and written by one executemany at commit (in emit order, so
     `seq` order is unchanged): an ORM object per event cost more than the change it records.
-    The unit owns one connection and its transaction; the ORM `session` is made only
-    when a command asks for it, bound to that connection and in control of its
-    transaction (`join_transaction_mode="control_fully"`). Commands on the lifecycle's
-    hot paths never need one, and a Session's begin, commit and close cost more than
-    the statements of a small command.
+
+    The unit holds one pooled driver connection and its transaction. Hot commands run
+    prepared statements on it (`link`, see `core.sqlfast`); a SQLAlchemy `conn` over that
+    same driver connection, and an ORM `session` on `conn` in control of its transaction
+    (`join_transaction_mode="control_fully"`), are made only when a command asks for
+    them: their begin, commit and close cost more than the statements of a small command.
     """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._outbox: list[dict[str, Any]] = []
+        self._raw: PoolProxiedConnection | None = None
+        self._link: Link | None = None
         self._conn: Connection | None = None
         self._session: Session | None = None
 
     def __enter__(self) -> UnitOfWork:
-        self._outbox, self._conn, self._session = [], None, None
+        self._outbox, self._raw, self._link, self._conn, self._session = [], None, None, None, None
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
@@ -136,27 +139,44 @@ class UnitOfWork:
             if exc_type is not None:
                 self.rollback()
         finally:
-            session, conn, self._session, self._conn = self._session, self._conn, None, None
+            session, conn, raw = self._session, self._conn, self._raw
+            self._raw, self._link, self._conn, self._session = None, None, None, None
             if session is not None:
                 session.close()
             if conn is not None:
-                conn.close()
+                conn.close()  # gives the driver connection back to the pool
+            elif raw is not None:
+                raw.close()
 
     @property
-    def conn(self) -> Connection:
-        """The unit's connection, in its transaction: for prepared statements on hot paths.
+    def link(self) -> Link:
+        """The unit's driver connection and dialect, for prepared statements on hot paths.
 
         Pending ORM changes are flushed first (as `Session.execute` autoflushes), so a
         statement sees what the command's ORM code did before it.
         """
-        conn = self._conn
-        if conn is None:
-            conn = self._conn = self.engine.connect()
-        if not conn.in_transaction():
-            conn.begin()
+        link = self._link or self._checkout()
         if self._session is not None:
             self._session.flush()
-        return conn
+        return link
+
+    def _checkout(self) -> Link:
+        self._raw = self.engine.raw_connection()
+        self._link = Link(self.engine.dialect, self._raw.driver_connection)
+        return self._link
+
+    @property
+    def conn(self) -> Connection:
+        """A SQLAlchemy connection over the unit's driver connection, in its transaction."""
+        if self._conn is None:
+            if self._raw is None:
+                self._checkout()
+            self._conn = Connection(self.engine, connection=self._raw)
+        elif self._session is not None:
+            self._session.flush()
+        if not self._conn.in_transaction():
+            self._conn.begin()
+        return self._conn
 
     @property
     def session(self) -> Session:
@@ -174,16 +194,18 @@ class UnitOfWork:
         )
 
     def next_id(self, name: str, prefix: str, width: int = 6) -> str:
-        return f"{prefix}{_next_value(self.conn, name):0{width}d}"
+        return f"{prefix}{_next_value(self.link, name):0{width}d}"
 
     def commit(self) -> None:
         if self._outbox:
-            _DB.executemany(self.conn, "outbox", self._outbox)
+            _DB.executemany(self.link, "outbox", self._outbox)
             self._outbox = []
         if self._session is not None:
             self._session.commit()  # flushes what the ORM holds; commits the connection's transaction
         if self._conn is not None and self._conn.in_transaction():
             self._conn.commit()
+        if self._link is not None:
+            self._link.driver.commit()  # what ran on the link outside a SQLAlchemy transaction
 
     def rollback(self) -> None:
         self._outbox = []
@@ -191,6 +213,8 @@ class UnitOfWork:
             self._session.rollback()
         if self._conn is not None and self._conn.in_transaction():
             self._conn.rollback()
+        if self._link is not None:
+            self._link.driver.rollback()
 
 
 def next_value(session: Session, name: str) -> int:
@@ -198,7 +222,7 @@ def next_value(session: Session, name: str) -> int:
     return _next_value(session.connection(), name)
 
 
-def _next_value(conn: Connection, name: str) -> int:
+def _next_value(conn: Connection | Link, name: str) -> int:
     row = _DB.first(conn, "next", {"n": name})
     if row is not None:
         return int(row.value)

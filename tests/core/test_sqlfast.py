@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +13,7 @@ from sqlalchemy import Engine, bindparam, text
 from sqlalchemy.exc import IntegrityError
 
 from core.models import Customer, Event, Product
-from core.sqlfast import Statements
+from core.sqlfast import Statements, bind_converter, result_converter
 from core.store import fresh_memory_engine, make_engine, migrate
 
 PG_URL = os.environ.get("TOWER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -97,3 +97,26 @@ def test_naive_datetimes_are_refused_as_the_column_type_refuses_them(store: Engi
     with store.connect() as conn, pytest.raises(ValueError, match="naive datetime"):
         DB.execute(conn, "event", {"at": datetime(2026, 3, 2), "type": "x.y", "aggregate": "x",
                                    "aggregate_id": "1", "data": {}, "published": False})
+
+
+@pytest.mark.parametrize("at", [AT, datetime(2026, 3, 2, tzinfo=UTC), datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+                                datetime(2026, 3, 2, 9, 30, tzinfo=timezone(timedelta(hours=2)))])
+def test_the_explicit_sqlite_datetime_conversion_is_sqlalchemys_own(at: datetime) -> None:
+    dialect = fresh_memory_engine().dialect
+    column = _E.c.at.type
+    theirs_in, theirs_out = column._cached_bind_processor(dialect), column._cached_result_processor(dialect, None)
+    ours_in, ours_out = bind_converter(column, dialect), result_converter(column, dialect, None)
+    assert ours_in is not None and ours_out is not None
+    assert ours_in(at) == theirs_in(at)
+    assert ours_out(ours_in(at)) == theirs_out(theirs_in(at)) == at
+    assert ours_in(None) is None and ours_out(None) is None
+
+
+def test_a_none_for_a_json_column_is_stored_as_json_null_as_core_stores_it() -> None:
+    engine = fresh_memory_engine()
+    row = {"at": AT, "type": "x.y", "aggregate": "x", "aggregate_id": "1", "published": False}
+    with engine.begin() as conn:
+        conn.execute(sa.insert(_E), {**row, "data": None})
+        DB.execute(conn, "event", {**row, "data": None})
+        stored = conn.execute(text("SELECT data FROM event ORDER BY seq")).scalars().all()
+    assert stored[0] == stored[1]
