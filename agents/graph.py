@@ -55,7 +55,7 @@ def gather_and_plan(state: GraphState, runtime: Rt) -> GraphState:
                 uow.emit(move_exception(exc, ExceptionState.open, now))
             uow.emit(move_exception(exc, ExceptionState.working, now, by=cx.actor))
             _save(uow.conn, exc, was)
-        facts = load_facts(uow.session, exc.id, now, cx.carbon_cents_per_kg)
+        facts = load_facts(uow.conn, exc.id, now, cx.carbon_cents_per_kg)
         uow.commit()
     gathered: GraphState = {"facts": facts.model_dump(mode="json"), "rounds": 0}
     try:

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlmodel import Session
 
 from core.errors import NotFound
@@ -30,6 +30,7 @@ from core.models import (
     Shipment,
     ShipmentLine,
 )
+from core.sqlfast import Statements
 
 
 class _Frozen(BaseModel):
@@ -215,12 +216,17 @@ _QUERIES: dict[str, Any] = {
     "lanes": select(_LANE).where(_LANE.c.to_region == bindparam("region")).order_by(_LANE.c.id),
     "locations": select(_LOC).where(_LOC.c.id.in_(bindparam("ids", expanding=True))),
     "stock": select(_INV).where(_INV.c.sku.in_(_SKUS)).order_by(_INV.c.location, _INV.c.sku),
-    "prior": select(_A.c.action, _A.c.status, _A.c.args).where(_A.c.exception_id == _ID,
-                                                               _A.c.status.in_(["applied", "held"])).order_by(_A.c.id),
+    "prior": select(_A.c.action, _A.c.status, _A.c.args).where(
+        _A.c.exception_id == _ID, _A.c.status.in_(bindparam("statuses", expanding=True))).order_by(_A.c.id),
 }
+_COLUMNS = {name: tuple(c.key for c in q.selected_columns) for name, q in _QUERIES.items()}
+_DB = Statements(_QUERIES)
+"""Run on the driver cursor (`core.sqlfast`): load_facts runs before every guarded write, and
+SQLAlchemy's per-execution work cost more than these small reads."""
+_PRIOR = ["applied", "held"]
 
 
-def load_facts(session: Session, exception_id: str, now: datetime,
+def load_facts(session: Session | Connection, exception_id: str, now: datetime,
                carbon_cents_per_kg: int, *, reuse: Facts | None = None) -> Facts:
     """One exception's slice of the OMS, by prepared column queries (this runs on every guarded write).
 
@@ -228,12 +234,15 @@ def load_facts(session: Session, exception_id: str, now: datetime,
     products, locations and lanes (reference data no write tool changes) are taken
     from it when they cover what this load needs, instead of being read again; the
     order, its lines, shipments, returns, the customer, stock and prior actions
-    are always read afresh.
+    are always read afresh. Takes a session or, where no ORM is needed, its unit's connection.
     """
-    conn = session.connection()
+    conn = session if isinstance(session, Connection) else session.connection()
 
     def rows(name: str, **params: Any) -> list[dict[str, Any]]:
-        return [dict(r) for r in conn.execute(_QUERIES[name], params).mappings()]
+        if any(isinstance(v, list) and not v for v in params.values()):
+            return []  # IN () matches nothing
+        columns = _COLUMNS[name]
+        return [dict(zip(columns, r, strict=True)) for r in _DB.tuples(conn, name, params)]
 
     def one(name: str, ident: str) -> dict[str, Any]:
         found = rows(name, id=ident)
@@ -268,7 +277,7 @@ def load_facts(session: Session, exception_id: str, now: datetime,
         locations = {r["id"]: LocationFacts(**{k: r[k] for k in LocationFacts.model_fields})
                      for r in rows("locations", ids=loc_ids)}
     stock = rows("stock", skus=skus)
-    prior = rows("prior", id=exception_id)
+    prior = rows("prior", id=exception_id, statuses=_PRIOR)
 
     def items(source: list[dict[str, Any]], key: str, owner: str) -> tuple[ItemFacts, ...]:
         return tuple(ItemFacts(sku=r["sku"], qty=r["qty"]) for r in source if r[key] == owner)
