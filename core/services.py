@@ -131,9 +131,11 @@ class Outcome:
 
 # --------------------------------------------------------------------------- helpers
 
-# Prepared Core statements for the lifecycle's hot paths (the pattern of `core.facts`): compiled once,
-# executed on the unit of work's connection. An ORM load, flush and identity map per row cost several
-# times the SQL they wrap; the rows come back as plain mutable views the pure state machines can step.
+# Core statements for the lifecycle's hot paths, compiled once per dialect and run on the unit of work's
+# driver connection (`uow.link`, `core.sqlfast`): an ORM load, flush and identity map per row, or even
+# Core's per-execution machinery, cost several times the SQL they wrap. Rows come back as plain mutable
+# views the pure state machines can step. A transition with one source state is applied by a conditional
+# UPDATE (`advance_order`), selecting only to word a refusal.
 _O, _L, _S, _SL = Order.__table__, OrderLine.__table__, Shipment.__table__, ShipmentLine.__table__
 _C, _P, _INV = Customer.__table__, Product.__table__, Inventory.__table__
 _LANE, _LOC = Lane.__table__, Location.__table__
@@ -157,7 +159,7 @@ def _shipment_query(*, with_lines: bool) -> sa.Select[Any]:
     return query.where(_S.c.id == _ID).order_by(_SL.c.id, *((_L.c.line_no,) if with_lines else ()))
 
 _SQL: dict[str, Any] = {
-    "customer": sa.select(_C.c.id, _C.c.delivered_addresses).where(_C.c.id == _ID),
+    "customer": sa.select(_C.c.id).where(_C.c.id == _ID),
     "order": sa.select(_O).where(_O.c.id == _ID),
     "shipment_order": _shipment_query(with_lines=False),
     "shipment_order_lines": _shipment_query(with_lines=True),
@@ -531,6 +533,7 @@ def pick_shipment(engine: Engine, shipment_id: str, *, at: datetime,
                 _set(c, "item", item.id, qty=item.qty - missing)
             else:
                 _DB.execute(c, "drop_item", {"key": item.id})
+            _set_aside_written_off(c, shp.order_id, item.sku, shp.location, missing)
             shorts.append(Short(item.sku, shp.location, missing))
             uow.emit(event("stock.written_off", f"{shp.location}/{item.sku}", at, qty=missing,
                            shipment_id=shipment_id))
@@ -551,6 +554,33 @@ def pick_shipment(engine: Engine, shipment_id: str, *, at: datetime,
             _set(c, "order", order.id, status=order.status)
         uow.commit()
         return PickResult(shipment_id, True)
+
+
+def _set_aside_written_off(c: Connection | Link, order_id: str, sku: str, location: str, qty: int) -> None:
+    """Units written off at pick leave their line's reservation: they move to a line of their own, unreserved.
+
+    The write-off consumed their reservation. A line still saying `reserved` for them
+    would make any later release of it (reallocating, backordering or cancelling the
+    missing units, or cancelling the order) give back units reserved for other orders.
+    The units found stay on the original line (and its number), still reserved.
+    """
+    lines = _rows(c, "lines", order_id)
+    next_no = max(x.line_no for x in lines) + 1
+    for line in reversed([x for x in lines if (x.sku, x.location, x.status) == (sku, location, LineStatus.open)
+                          and x.reserved]):
+        if qty <= 0:
+            break
+        take = min(qty, line.qty)
+        qty -= take
+        if take == line.qty:
+            _set(c, "line", line.id, reserved=False)
+            continue
+        _set(c, "line", line.id, qty=line.qty - take)
+        _DB.execute(c, "insert_lines", {
+            "order_id": order_id, "line_no": next_no, "sku": sku, "qty": take,
+            "unit_price_cents": line.unit_price_cents, "location": location, "status": line.status,
+            "reserved": False, "expected_at": line.expected_at, "shipping_limit_at": line.shipping_limit_at})
+        next_no += 1
 
 
 def dispatch_shipment(engine: Engine, shipment_id: str, *, at: datetime) -> Outcome:

@@ -236,7 +236,13 @@ def unit_of_work(engine: Engine) -> Iterator[UnitOfWork]:
         yield uow
 
 
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _jsonable(value: Any) -> Any:
+    """Event data as JSON values: datetimes as ISO `...Z` strings, tuples as lists; the rest as is."""
+    if type(value) in _JSON_SCALARS:  # most values: skip the isinstance chain
+        return value
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, dict):

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from core.errors import TransitionNotAllowed
+from core.errors import NotFound, TransitionNotAllowed
 from core.models import (
     Customer,
     Event,
@@ -270,3 +270,23 @@ def test_a_pick_that_finds_nothing_of_a_sku_drops_its_shipment_line(
     assert stock(shop, "WH-E", "SKU-A") == (1, 0)
     with Session(shop) as s:
         assert s.exec(select(ShipmentLine).where(ShipmentLine.shipment_id == sid)).all() == []
+
+
+def test_screening_or_allocating_an_order_in_the_wrong_state_is_refused_by_name_and_changes_nothing(
+        shop: Engine, rules: OmsRules, t0: datetime) -> None:
+    """Both move the order by one conditional UPDATE; a refusal is worded from the state it finds."""
+    oid = place(shop, rules, t0)
+    screen_order(shop, oid, 0.95, at=t0, rules=rules)  # held
+    before = (len(events(shop)), get(shop, Order, oid).fraud_score, stock(shop, "WH-E", "SKU-A"))
+    with pytest.raises(TransitionNotAllowed) as err:
+        allocate_order(shop, oid, at=t0, rules=rules)
+    assert str(err.value) == f"order '{oid}' is 'on_hold': cannot allocate"
+    with pytest.raises(TransitionNotAllowed) as err:
+        screen_order(shop, oid, 0.1, at=t0, rules=rules)
+    assert str(err.value) == f"order '{oid}' is 'on_hold': cannot screen"
+    assert (len(events(shop)), get(shop, Order, oid).fraud_score, stock(shop, "WH-E", "SKU-A")) == before
+    assert get(shop, Order, oid).status == "on_hold"
+    with pytest.raises(NotFound):
+        allocate_order(shop, "O-404", at=t0, rules=rules)
+    with pytest.raises(NotFound):
+        screen_order(shop, "O-404", 0.1, at=t0, rules=rules)
