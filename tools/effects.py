@@ -77,9 +77,14 @@ def _split(cx: EffectContext, line: OrderLine, qty: int) -> OrderLine:
 
 def _take_units(cx: EffectContext, order_id: str, sku: str, qty: int, statuses: tuple[str, ...],
                 prefer_location: str | None = None) -> list[OrderLine]:
-    """Lines holding exactly `qty` units of `sku`, split where needed, preferring one location."""
+    """Lines holding exactly `qty` units of `sku`, split where needed, preferring one location.
+
+    Units that hold no reservation go first: they are the ones short (a stockout at allocation,
+    or units a short pick wrote off), and moving, backordering or cancelling them leaves the
+    units found, and their reservation and shipment, where they are.
+    """
     lines = _lines(cx, order_id, sku, statuses)
-    lines.sort(key=lambda x: (x.location != prefer_location, x.line_no))
+    lines.sort(key=lambda x: (x.location != prefer_location, x.reserved, x.line_no))
     taken, left = [], qty
     for line in lines:
         if left <= 0:
