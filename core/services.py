@@ -131,9 +131,11 @@ class Outcome:
 
 # --------------------------------------------------------------------------- helpers
 
-# Prepared Core statements for the lifecycle's hot paths (the pattern of `core.facts`): compiled once,
-# executed on the unit of work's connection. An ORM load, flush and identity map per row cost several
-# times the SQL they wrap; the rows come back as plain mutable views the pure state machines can step.
+# Core statements for the lifecycle's hot paths, compiled once per dialect and run on the unit of work's
+# driver connection (`uow.link`, `core.sqlfast`): an ORM load, flush and identity map per row, or even
+# Core's per-execution machinery, cost several times the SQL they wrap. Rows come back as plain mutable
+# views the pure state machines can step. A transition with one source state is applied by a conditional
+# UPDATE (`advance_order`), selecting only to word a refusal.
 _O, _L, _S, _SL = Order.__table__, OrderLine.__table__, Shipment.__table__, ShipmentLine.__table__
 _C, _P, _INV = Customer.__table__, Product.__table__, Inventory.__table__
 _LANE, _LOC = Lane.__table__, Location.__table__
@@ -157,7 +159,7 @@ def _shipment_query(*, with_lines: bool) -> sa.Select[Any]:
     return query.where(_S.c.id == _ID).order_by(_SL.c.id, *((_L.c.line_no,) if with_lines else ()))
 
 _SQL: dict[str, Any] = {
-    "customer": sa.select(_C.c.id, _C.c.delivered_addresses).where(_C.c.id == _ID),
+    "customer": sa.select(_C.c.id).where(_C.c.id == _ID),
     "order": sa.select(_O).where(_O.c.id == _ID),
     "shipment_order": _shipment_query(with_lines=False),
     "shipment_order_lines": _shipment_query(with_lines=True),
