@@ -126,7 +126,9 @@ def main() -> None:
                        for st in plan.steps], facts)
         policy_rate = len(ids) / (time.perf_counter() - policy_start)
 
-        saver = SqliteSaver(sqlite3.connect(db, check_same_thread=False))
+        conn = sqlite3.connect(db, check_same_thread=False)
+        conn.execute("PRAGMA synchronous=NORMAL")  # as the service runs it (api/runtime.make_checkpointer)
+        saver = SqliteSaver(conn)
         saver.setup()
         clock = FixedClock(NOW)
         latencies, states = [], {}

@@ -219,11 +219,17 @@ class _Stockout:
                         notes=("no stock anywhere and no restock in time: cancel (S3)",))
 
     def _locations_after_move(self, sku: str, here: str, to: str, short: int) -> int:
+        """Where the order's open lines sit once `short` units of `sku` leave `here` (latest lines move first).
+
+        A short pick splits a line, so several lines of one sku may sit at one location.
+        """
         where: set[str] = set()
-        for line in self.f.order.lines:
+        left = short
+        for line in sorted(self.f.order.lines, key=lambda x: -x.line_no):
             if line.status in ("shipped", "delivered", "cancelled"):
                 continue
-            moved = short if (line.sku, line.location) == (sku, here) else 0
+            moved = min(left, line.qty) if (line.sku, line.location) == (sku, here) else 0
+            left -= moved
             if line.qty - moved > 0:
                 where.add(line.location)
             if moved:
