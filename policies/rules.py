@@ -57,9 +57,10 @@ def book_plan(facts: Facts, *, reason: str | None = None, book: PolicyBook = BOO
 
 # --- shared pieces -----------------------------------------------------------------------------
 
-def _options(f: Facts, *, current_cost: int, items: tuple[ItemFacts, ...],
+def options(f: Facts, *, current_cost: int, items: tuple[ItemFacts, ...],
              counts_as_stocked: str | None = None, exclude: set[tuple[str, str]] | None = None,
              locations: set[str] | None = None) -> list[Option]:
+    """The book's options to the order's region (policy.md, "Options"), with ATP judged for `items`."""
     def has_atp(location: str) -> bool:
         return location == counts_as_stocked or all(f.atp(location, i.sku) >= i.qty for i in items)
 
@@ -76,7 +77,8 @@ def _options(f: Facts, *, current_cost: int, items: tuple[ItemFacts, ...],
                          carbon_cents_per_kg=f.carbon_cents_per_kg, has_atp=has_atp)
 
 
-def _lane_cost(f: Facts, location: str, service: str) -> int:
+def lane_cost(f: Facts, location: str, service: str) -> int:
+    """The current lane's cost (0 where there is none), which extra costs count from."""
     lane = f.lane(location, f.order.ship_region, service)
     return lane.cost_cents if lane else 0
 
@@ -144,7 +146,7 @@ class _Delay:
 
     def _lost(self, s: ShipmentFacts) -> BookPlan:
         f = self.f
-        best = soonest(o for o in _options(f, current_cost=_lane_cost(f, s.location, s.service), items=s.lines)
+        best = soonest(o for o in options(f, current_cost=lane_cost(f, s.location, s.service), items=s.lines)
                        if o.has_atp)
         if best is None:
             steps = _cancel_steps(f, s.lines, "D4", "lost")
@@ -160,9 +162,9 @@ class _Delay:
         if s.status in ("created", "picked"):
             cap = max(d.reroute_extra_cost_floor_cents,
                       percent_of(f.order.merchandise_cents, d.reroute_extra_cost_percent))
-            options = _options(f, current_cost=_lane_cost(f, s.location, s.service), items=s.lines,
-                               counts_as_stocked=s.location, exclude={(s.location, s.service)})
-            best = cheapest(within_extra_cost((o for o in options if o.has_atp and o.meets_promise), cap))
+            opts = options(f, current_cost=lane_cost(f, s.location, s.service), items=s.lines,
+                           counts_as_stocked=s.location, exclude={(s.location, s.service)})
+            best = cheapest(within_extra_cost((o for o in opts if o.has_atp and o.meets_promise), cap))
             if best is not None:
                 steps.append(Step("reroute_shipment", {"shipment_id": s.id, "to_location": best.location,
                                                        "service": best.service, "reship": False}, ("D2",)))
@@ -192,9 +194,9 @@ class _Stockout:
             return BookPlan(steps=(), notes=(f"no open line of {sku} at {here}: nothing to move",))
         items = (ItemFacts(sku=sku, qty=short),)
         others = {loc for loc in f.locations if loc != here}
-        options = _options(f, current_cost=_lane_cost(f, line.location, f.order.shipping_method), items=items,
-                           locations=others)
-        stocked = [o for o in options if o.has_atp]
+        opts = options(f, current_cost=lane_cost(f, line.location, f.order.shipping_method), items=items,
+                       locations=others)
+        stocked = [o for o in opts if o.has_atp]
         best = cheapest(within_extra_cost((o for o in stocked if o.meets_promise), s.move_extra_cost_cap_cents))
         if best is not None:
             holds = ("S1",) if self._locations_after_move(sku, here, best.location, short) > \

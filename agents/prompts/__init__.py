@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from core.clock import hours_between
-from core.facts import Facts, ItemFacts
-from core.routing import LaneQuote, build_options
+from core.facts import Facts
 from policies.actions import ARGS
+from tools import read
 
 PROMPT_VERSION = "1"
 BOOK_PATH = Path(__file__).with_name("policy_book.md")
@@ -126,60 +124,19 @@ def data_json(value: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e")
 
 
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
-
-
 def derived(facts: Facts) -> dict[str, Any]:
-    """Arithmetic of the book's definitions, so the model reads numbers instead of computing them."""
-    o, exc = facts.order, facts.exception
-    out: dict[str, Any] = {
-        "refundable_cents": o.refundable_cents,
-        "merchandise_cents": o.merchandise_cents,
-        "atp": [{"location": s.location, "sku": s.sku, "atp": s.atp} for s in facts.stock],
-    }
-    if exc.type == "delay" and (s := o.shipment(exc.shipment_id)) is not None:
-        out["delay_hours"] = round(hours_between(s.eta, o.promised_by), 2)
-        out["options"] = _options(facts, s.location, s.service, s.lines, own=s.location)
-    elif exc.type == "stockout" and exc.sku and exc.short_qty:
-        line = next((x for x in o.lines if x.sku == exc.sku), None)
-        here = line.location if line is not None else (exc.location or "")
-        out["options"] = _options(facts, here, o.shipping_method, (ItemFacts(sku=exc.sku, qty=exc.short_qty),),
-                                  own=None, exclude_location=exc.location)
-    elif exc.type == "return_dispute" and (r := o.return_(exc.return_id)) is not None:
-        skus = {i.sku for i in r.lines}
-        held = [s for s in o.shipments if any(i.sku in skus for i in s.lines)]
-        times = [s.delivered_at or s.eta for s in held]
-        out["return"] = {
-            "paid_value_cents": sum(i.qty * o.unit_price(i.sku) for i in r.lines),
-            "returnable": {sku: facts.products[sku].returnable for sku in sorted(skus) if sku in facts.products},
-        }
-        if times:
-            delivered = max(times)
-            out["return"]["delivered_at"] = _iso(delivered)
-            out["return"]["days_since_delivery"] = round(hours_between(facts.now, delivered) / 24, 2)
+    """Arithmetic of the book's definitions, from the read tools, so the model reads numbers instead of computing."""
+    o = facts.order
+    out: dict[str, Any] = {"refundable_cents": o.refundable_cents, "merchandise_cents": o.merchandise_cents,
+                           "atp": read.atp_by_location(facts)}
+    if (ship := read.shipment_options(facts)) is not None:
+        out["delay_hours"] = read.delay_hours(facts)
+        out["options"] = ship
+    elif (line := read.line_options(facts)) is not None:
+        out["options"] = line
+    elif (ret := read.return_view(facts)) is not None:
+        out["return"] = ret
     return out
-
-
-def _options(facts: Facts, location: str, service: str, items: tuple[ItemFacts, ...], *, own: str | None,
-             exclude_location: str | None = None) -> dict[str, Any]:
-    lane = facts.lane(location, facts.order.ship_region, service)
-    current = lane.cost_cents if lane is not None else 0
-    quotes = [LaneQuote(location=x.from_location, handling_hours=facts.locations[x.from_location].handling_hours,
-                        service=x.service, transit_hours=x.transit_hours, cost_cents=x.cost_cents,
-                        co2_grams=x.co2_grams)
-              for x in facts.lanes_to(facts.order.ship_region)
-              if x.from_location in facts.locations and x.from_location != exclude_location]
-    options = build_options(
-        quotes, now=facts.now, promised_by=facts.order.promised_by, current_cost_cents=current,
-        carbon_cents_per_kg=facts.carbon_cents_per_kg,
-        has_atp=lambda loc: loc == own or all(facts.atp(loc, i.sku) >= i.qty for i in items))
-    rows = [{"location": x.location, "service": x.service, "eta": _iso(x.eta), "meets_promise": x.meets_promise,
-             "has_atp": x.has_atp, "cost_cents": x.cost_cents, "extra_cost_cents": x.extra_cost_cents,
-             "carbon_cents": x.carbon_cents, "cost_plus_carbon_cents": x.weighted_cost_cents}
-            for x in options]
-    return {"current_location": location, "current_service": service, "current_lane_cost_cents": current,
-            "rows": sorted(rows, key=lambda r: (r["location"], r["service"]))}
 
 
 def prompt_facts(facts: Facts) -> dict[str, Any]:
