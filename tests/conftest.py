@@ -14,6 +14,8 @@ from core.services import OmsRules
 from core.store import fresh_memory_engine
 from policies.book import BOOK
 
+pytest_plugins = ["servicekit"]  # the service's store fixtures (clock, db_url, runtime), shared by api/ and worker/
+
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 

@@ -3,49 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from api_helpers import as_, order_body
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.runtime import Runtime, open_runtime
-from api.settings import ServiceSettings
-from api.testing import T0, in_ci, postgres_reachable, scratch_database, seed_shop
+from api.runtime import Runtime
 from api.worker import Worker
-from core.clock import VirtualClock
-
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-
-def need_postgres() -> None:
-    """Under CI an unreachable server fails the test; elsewhere it skips it."""
-    if (why := postgres_reachable()) is not None:
-        if in_ci():
-            pytest.fail(why)
-        pytest.skip(why)
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "postgresql":
-        need_postgres()
-    with scratch_database(request.param, tmp_path, "tower_api") as url:
-        yield url
 
 
 @pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock(T0)
-
-
-@pytest.fixture
-def runtime(db_url: str, clock: VirtualClock) -> Iterator[Runtime]:
-    rt = open_runtime(ServiceSettings(database_url=db_url), clock=clock)
-    seed_shop(rt.engine)
-    yield rt
-    rt.close()
+def db_prefix() -> str:
+    return "tower_api"
 
 
 @pytest.fixture

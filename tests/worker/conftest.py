@@ -6,27 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from servicekit import need_postgres
 
-from api.runtime import Runtime, open_runtime
-from api.settings import ServiceSettings
-from api.testing import T0, in_ci, postgres_reachable, scratch_database, seed_shop
-from core.clock import VirtualClock
+from api.testing import scratch_database
 
 
-def need_postgres() -> None:
-    """Under CI an unreachable server fails the test; elsewhere it skips it."""
-    if (why := postgres_reachable()) is not None:
-        if in_ci():
-            pytest.fail(why)
-        pytest.skip(why)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "postgresql":
-        need_postgres()
-    with scratch_database(request.param, tmp_path, "tower_worker") as url:
-        yield url
+@pytest.fixture
+def db_prefix() -> str:
+    return "tower_worker"
 
 
 @pytest.fixture
@@ -36,14 +23,3 @@ def pg_url(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock(T0)
-
-
-@pytest.fixture
-def runtime(db_url: str, clock: VirtualClock) -> Iterator[Runtime]:
-    rt = open_runtime(ServiceSettings(database_url=db_url), clock=clock)
-    seed_shop(rt.engine)
-    yield rt
-    rt.close()
