@@ -73,6 +73,7 @@ SHIPMENT = Machine("shipment", {
     "pick": ({SH.created}, SH.picked, "picked"),
     "dispatch": ({SH.picked}, SH.in_transit, "dispatched"),
     "revise_eta": ({SH.created, SH.picked, SH.in_transit}, "", "eta_revised"),
+    "reroute": ({SH.created, SH.picked}, SH.created, "rerouted"),
     "lose": ({SH.in_transit}, SH.lost, "lost"),
     "deliver": ({SH.in_transit}, SH.delivered, "delivered"),
     "cancel": ({SH.created, SH.picked}, SH.cancelled, "cancelled"),

@@ -147,11 +147,10 @@ def reroute_shipment(cx: EffectContext, x: a.RerouteShipment) -> dict[str, Any]:
                 if line.location == s.location:
                     _unreserve(cx, line)
                     line.location, line.reserved = x.to_location, True
-        s.status = "created"
-    cx.emit(step(SHIPMENT, s, s.id, "revise_eta", cx.now, eta=eta, reason="rerouted"))
+    # Through the state machine: a picked parcel moving elsewhere is picked again at its new location.
+    cx.emit(step(SHIPMENT, s, s.id, "reroute" if x.to_location != s.location else "revise_eta", cx.now,
+                 from_location=before[0], to_location=x.to_location, service=x.service, eta=eta))
     s.location, s.service, s.eta = x.to_location, x.service, eta
-    cx.emit(event("shipment.rerouted", s.id, cx.now, from_location=before[0], to_location=x.to_location,
-                  service=x.service, eta=eta))
     return {"from": f"{before[0]}/{before[1]}", "to": f"{x.to_location}/{x.service}", "eta": eta.isoformat()}
 
 
