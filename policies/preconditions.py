@@ -102,10 +102,15 @@ def _cancel_order(x: a.CancelOrder, f: Facts, _: Ledger) -> str | None:
     return None
 
 
+def _refundable(f: Facts, ledger: Ledger) -> int:
+    """Captured − refunded, less what earlier payouts of the batch return (M1)."""
+    return f.order.refundable_cents - ledger.refunded_cents
+
+
 def _refund(x: a.Refund, f: Facts, ledger: Ledger) -> str | None:
     if problem := _own_order(x.order_id, f):
         return problem
-    refundable = f.order.refundable_cents - ledger.refunded_cents
+    refundable = _refundable(f, ledger)
     if x.amount_cents <= 0:
         return "a refund must be more than 0"
     if x.amount_cents > refundable:
@@ -143,7 +148,7 @@ def _undecided(return_id: str, f: Facts) -> str | None:
 def _approve(x: a.ApproveReturn, f: Facts, ledger: Ledger) -> str | None:
     if problem := _undecided(x.return_id, f):
         return problem
-    refundable = f.order.refundable_cents - ledger.refunded_cents
+    refundable = _refundable(f, ledger)
     if x.amount_cents < 0 or x.amount_cents > refundable:
         return f"approving {x.amount_cents} exceeds the refundable {refundable} (R8)"
     return None
