@@ -127,3 +127,4 @@ def print_report(result: SuiteResult, console: Console) -> None:
         console.print(f"{result.repeat} runs per case: {curve}", highlight=False)
     console.print(f"[{colour}]{s['passed']}/{s['cases']} passed{f' all {result.repeat} runs' if repeated else ''}, "
                   f"{s['failed']} failed, {s['policy_violations']} policy violations[/]")
+    print(f"eval: {s['passed']} passed, {s['failed']} failed", flush=True)  # plain, alone: the count CI reads

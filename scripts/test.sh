@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Sets up and runs every check CI runs: lint, the test suite (browser tests on Debian's Chromium, installed here
-# when missing and we are root), the example eval suite.
+# Sets up and runs every check CI runs: lint, the example eval suites, the test suite (browser tests on Debian's
+# Chromium, installed here when missing and we are root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
@@ -11,8 +11,6 @@ if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ]; then
 fi
 echo "== ruff" >&2
 .venv/bin/ruff check .
-echo "== pytest" >&2
-.venv/bin/pytest "$@"
 if [ -d ../shared/cases ]; then
   echo "== tower eval run ../shared/cases" >&2
   .venv/bin/tower eval run ../shared/cases --report artifacts/eval-shared.json
@@ -20,3 +18,6 @@ if [ -d ../shared/cases ]; then
   .venv/bin/tower eval run ../shared/cases --planner llm --cassettes evals/cassettes/shared \
     --report artifacts/eval-shared-llm.json
 fi
+# pytest runs last so that its summary line ends the output: that is the count CI reads.
+echo "== pytest" >&2
+.venv/bin/pytest "$@"
