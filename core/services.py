@@ -35,7 +35,7 @@ from core.detectors import (
     iso,
 )
 from core.errors import InsufficientStock, NotFound, PreconditionFailed
-from core.events import event
+from core.events import DomainEvent, event
 from core.exceptions import TERMINAL, raise_exception, subject_of
 from core.lifecycle import LINE, ORDER, RETURN, SHIPMENT, step
 from core.models import (
@@ -50,6 +50,7 @@ from core.models import (
     OrderLine,
     OrderStatus,
     Product,
+    Refund,
     Return,
     ReturnLine,
     Shipment,
@@ -344,6 +345,29 @@ def stock_snapshot(session: Session, skus: Sequence[str]) -> dict[tuple[str, str
 def _stock_snapshot(conn: Connection | Link, skus: Sequence[str]) -> dict[tuple[str, str], int]:
     rows = _DB.all(conn, "stock", {"skus": sorted(set(skus))})
     return {(r.location, r.sku): stockops.atp(r) for r in rows}
+
+
+# --------------------------------------------------------------------------- money back (the refund ledger)
+
+
+def pay_back(session: Session, order_id: str, amount: int, *, reason: str, at: datetime,
+             exception_id: str | None = None) -> DomainEvent:
+    """Pay `amount` back on an order: the one write path for refunded money, whoever refunds.
+
+    A guarded UPDATE (the total can never pass what was captured) and the refund row go
+    together, so an order's `refunded_cents` is always the sum of its refund rows.
+    Returns the `payment.refunded` event for the caller's outbox.
+    """
+    if amount <= 0:
+        raise PreconditionFailed(f"a refund must be positive, got {amount}")
+    refunded = col(Order.refunded_cents)
+    result = session.execute(sa.update(Order).where(col(Order.id) == order_id,
+                                                    refunded + amount <= col(Order.captured_cents))
+                             .values(refunded_cents=refunded + amount))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise PreconditionFailed(f"refund of {amount} exceeds what is refundable on {order_id}")
+    session.add(Refund(order_id=order_id, amount_cents=amount, reason=reason, exception_id=exception_id, at=at))
+    return event("payment.refunded", order_id, at, amount_cents=amount, reason=reason)
 
 
 # --------------------------------------------------------------------------- capture and screening
@@ -756,9 +780,7 @@ def settle_return(engine: Engine, return_id: str, *, at: datetime, approve: bool
         uow.emit(step(RETURN, ret, return_id, "approve", at, order_id=order.id, amount_cents=amount))
         ret.refund_cents, ret.decision_reason = amount, reason
         if amount > 0:
-            order.refunded_cents += amount
-            uow.emit(event("order.refunded", order.id, at, amount_cents=amount, reason="return",
-                           return_id=return_id))
+            uow.emit(pay_back(s, order.id, amount, reason="return", at=at))
         uow.commit()
         return Outcome(ret.status)
 

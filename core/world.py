@@ -21,6 +21,7 @@ from core.models import (
     Order,
     OrderLine,
     Product,
+    Refund,
     Return,
     ReturnLine,
     Shipment,
@@ -259,6 +260,9 @@ def _row_groups(world: World) -> list[list[object]]:
                                  status=s.status, eta=s.eta, delivered_at=s.delivered_at,
                                  carrier_delivered_scan=s.carrier_delivered_scan))
             rows += [ShipmentLine(shipment_id=s.id, sku=x.sku, qty=x.qty) for x in s.lines]
+        if o.payment.refunded_cents:  # what was refunded before the snapshot is on the ledger too
+            rows.append(Refund(order_id=o.id, amount_cents=o.payment.refunded_cents, reason="before_import",
+                               at=o.placed_at))
         for r in o.returns:
             rows.append(Return(id=r.id, order_id=o.id, reason=r.reason, evidence=r.evidence,
                                claim=r.claim, status=r.status))

@@ -5,15 +5,21 @@ A conftest that imports them also defines `db_prefix`, naming its scratch databa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, event, text
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session
 
 from api.runtime import Runtime, open_runtime
 from api.settings import ServiceSettings
 from api.testing import T0, in_ci, postgres_reachable, scratch_database, seed_shop
 from core.clock import VirtualClock
+from core.models import AuditEntry
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
@@ -45,3 +51,67 @@ def runtime(db_url: str, clock: VirtualClock) -> Iterator[Runtime]:
     seed_shop(rt.engine)
     yield rt
     rt.close()
+
+
+# --------------------------------------------------------------------------- race hooks and ledger checks
+
+
+@contextmanager
+def on_commit_of(kind: str, hook: Callable[[], None]) -> Iterator[list[int]]:
+    """Run `hook` once, right after the first transaction that wrote an audit entry of `kind` commits.
+
+    The hook runs in the committing thread, before that thread goes on: a window between two steps of
+    the graph, opened deterministically (no sleep). Yields a list that holds 1 once the hook ran.
+    """
+    fired: list[int] = []
+
+    def after_flush(session: OrmSession, _ctx: object) -> None:
+        if any(isinstance(o, AuditEntry) and o.kind == kind for o in session.new):
+            session.info["hook:" + kind] = True
+
+    def after_commit(session: OrmSession) -> None:
+        if session.info.pop("hook:" + kind, False) and not fired:
+            fired.append(1)
+            hook()
+
+    event.listen(OrmSession, "after_flush", after_flush)
+    event.listen(OrmSession, "after_commit", after_commit)
+    try:
+        yield fired
+    finally:
+        event.remove(OrmSession, "after_flush", after_flush)
+        event.remove(OrmSession, "after_commit", after_commit)
+
+
+class Pause:
+    """Stop one named thread right after its first call of `module.name` returns, until `go()`.
+
+    `reached` is set when the thread stops there: the test waits on it, then lets others run.
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, module: object, name: str, thread: str) -> None:
+        self.reached, self._go, self.thread = threading.Event(), threading.Event(), thread
+        original = getattr(module, name)
+
+        def paused(*args: object, **kwargs: object) -> object:
+            out = original(*args, **kwargs)
+            if threading.current_thread().name == thread and not self.reached.is_set():
+                self.reached.set()
+                if not self._go.wait(120):
+                    raise TimeoutError(f"{thread} was never let go after {name}")
+            return out
+
+        monkeypatch.setattr(module, name, paused)
+
+    def go(self) -> None:
+        self._go.set()
+
+
+def ledger_mismatches(engine: Engine) -> list[tuple[str, int, int]]:
+    """Orders whose refunded cents differ from the sum of their refund rows: (order, refunded, rows)."""
+    with Session(engine) as s:
+        rows = s.execute(text(
+            "SELECT o.id, o.refunded_cents, COALESCE(SUM(r.amount_cents), 0) FROM orders o "
+            "LEFT JOIN refund r ON r.order_id = o.id GROUP BY o.id, o.refunded_cents "
+            "HAVING o.refunded_cents <> COALESCE(SUM(r.amount_cents), 0) ORDER BY o.id")).all()
+    return [(str(r[0]), int(r[1]), int(r[2])) for r in rows]

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from core.errors import NotFound, PreconditionFailed
@@ -25,12 +24,12 @@ from core.models import (
     Notification,
     Order,
     OrderLine,
-    Refund,
     Return,
     Shipment,
     ShipmentLine,
     StoreCredit,
 )
+from core.services import pay_back
 from policies import actions as a
 from tools import stock
 
@@ -206,16 +205,8 @@ def cancel_order(cx: EffectContext, x: a.CancelOrder) -> dict[str, Any]:
 
 
 def _pay_back(cx: EffectContext, order_id: str, amount: int, reason: str) -> None:
-    """Refunded money moves with a guarded UPDATE: the total can never pass what was captured."""
-    result = cx.session.execute(
-        update(Order).where(col(Order.id) == order_id,
-                            col(Order.refunded_cents) + amount <= col(Order.captured_cents))
-        .values(refunded_cents=col(Order.refunded_cents) + amount))
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise PreconditionFailed(f"refund of {amount} exceeds what is refundable on {order_id}")
-    cx.session.add(Refund(order_id=order_id, amount_cents=amount, reason=reason,
-                          exception_id=cx.exception_id, at=cx.now))
-    cx.emit(event("payment.refunded", order_id, cx.now, amount_cents=amount, reason=reason))
+    """Through the core's one write path for refunded money (guarded UPDATE and refund row together)."""
+    cx.emit(pay_back(cx.session, order_id, amount, reason=reason, at=cx.now, exception_id=cx.exception_id))
 
 
 def refund(cx: EffectContext, x: a.Refund) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from core.models import (
     Order,
     OrderException,
     OrderLine,
+    Refund,
     Return,
     Shipment,
     ShipmentLine,
@@ -233,6 +234,9 @@ def test_an_undisputed_return_is_settled_with_its_paid_value(shop: Engine, rules
     settle_return(shop, rid, at=t0 + timedelta(days=4), approve=True)
     assert get(shop, Return, rid).refund_cents == 4_000
     assert get(shop, Order, oid).refunded_cents == 4_000
+    with Session(shop) as s:  # on the refund ledger, as every refund is
+        assert [(r.order_id, r.amount_cents, r.reason) for r in s.exec(select(Refund)).all()] == [
+            (oid, 4_000, "return")]
 
 
 def test_cancelling_an_order_gives_its_reservations_back(shop: Engine, rules: OmsRules, t0: datetime) -> None:

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from core.models import Inventory, Order, OrderLine, Shipment
+from core.models import Inventory, Order, OrderLine, Refund, Shipment
 from core.store import fresh_memory_engine
 from core.world import World, import_world, reference_errors
 
@@ -52,3 +52,15 @@ def test_a_snapshot_that_fails_mid_import_leaves_nothing_behind() -> None:
     with Session(engine) as s:
         for table in (Order, OrderLine, Shipment, Inventory):
             assert s.exec(select(table)).all() == []
+
+
+def test_what_a_snapshot_already_refunded_is_on_the_refund_ledger() -> None:
+    raw = shared_case("delay-express-gold-30h")["world"]
+    raw["orders"][0]["payment"]["refunded_cents"] = 1_000
+    engine = fresh_memory_engine()
+    import_world(engine, World.model_validate(raw))
+    with Session(engine) as s:
+        order = s.get(Order, raw["orders"][0]["id"])
+        rows = s.exec(select(Refund).where(Refund.order_id == raw["orders"][0]["id"])).all()
+        assert order is not None and order.refunded_cents == sum(r.amount_cents for r in rows) == 1_000
+        assert [(r.reason, r.exception_id) for r in rows] == [("before_import", None)]
