@@ -28,7 +28,7 @@ from agents.state import ApprovalRequest, GraphState, HeldItem
 from core.errors import TransitionNotAllowed
 from core.exceptions import move_exception
 from core.facts import Facts, load_facts
-from core.models import ExceptionState, OrderException
+from core.models import ActionRecord, ExceptionState, OrderException
 from core.store import UnitOfWork
 from policies.actions import Proposal
 from policies.judge import Approval, judge
@@ -41,6 +41,11 @@ _X = OrderException.__table__
 _STATE = select(_X.c.id, _X.c.state, _X.c.updated_at, _X.c.resolved_at).where(_X.c.id == bindparam("id"))
 _MOVE = update(_X).where(_X.c.id == bindparam("xid"), _X.c.state == bindparam("was"))
 """SET columns come from the parameters (state, updated_at, resolved_at, and resolution when closing)."""
+_LOCK = update(_X).where(_X.c.id == bindparam("xid")).values(claimed_at=_X.c.claimed_at)
+"""A no-op UPDATE that takes the exception's row (SQLite: the write lock): decisions take it first too."""
+_A = ActionRecord.__table__
+_REJUDGE = update(_A).where(_A.c.id == bindparam("rid"), _A.c.status == "approved")
+"""A re-judged record is written only while still approved: an overlapping resume may have applied it."""
 
 
 def gather_and_plan(state: GraphState, runtime: Rt) -> GraphState:
@@ -110,14 +115,26 @@ def after_first_apply(state: GraphState) -> Literal["await_approval", "__end__"]
 
 
 def await_approval(state: GraphState, runtime: Rt) -> GraphState:
+    """Wait for supervisors, unless their decisions already came in: then go straight on to `decide`.
+
+    Decisions are recorded under the exception's row lock, and this step reads what is held under the
+    same lock: a decision either lands before (nothing is held any more, so the graph does not wait
+    for a resume no one would send) or after (the exception is awaiting_approval, so the decision
+    resumes it). A planner failure with nothing recorded still waits: a supervisor must look.
+    """
     cx = runtime.context
     with UnitOfWork(cx.engine) as uow:
+        uow.conn.execute(_LOCK, {"xid": state["exception_id"]})
         exc = _exception(uow.conn, state["exception_id"])
+        records = record_rows(uow.conn, exc.id)
+        held = [r for r in records if r.status == "held"]
+        if records and not held:
+            uow.commit()
+            return {"rounds": state.get("rounds", 0) + 1, "failure": None}
         if exc.state == ExceptionState.working:
             uow.emit(move_exception(exc, ExceptionState.awaiting_approval, cx.clock.now(),
                                     reason=state.get("failure")))
             _save(uow.conn, exc, ExceptionState.working)
-        held = record_rows(uow.conn, exc.id, ["held"])
         request = ApprovalRequest(exception_id=exc.id, reason=state.get("failure"), items=[
             HeldItem(key=r.idempotency_key, action=r.action, args=r.args, confidence=r.confidence,
                      rationale=r.rationale, rule_ids=r.verdict.get("rule_ids", []),
@@ -128,7 +145,12 @@ def await_approval(state: GraphState, runtime: Rt) -> GraphState:
 
 
 def decide(state: GraphState, runtime: Rt) -> GraphState:
-    """Judge again what supervisors approved, against the state as it is now; the decisions are in the store."""
+    """Judge again what supervisors approved, against the state as it is now; the decisions are in the store.
+
+    Another resume of the same thread may overlap this one (a resume that outlived its lease): each
+    re-judged record is written only while it is still approved, and applying claims each record, so
+    whatever overlaps, every effect is applied once.
+    """
     cx = runtime.context
     now = cx.clock.now()
     with UnitOfWork(cx.engine) as uow:
@@ -146,11 +168,11 @@ def decide(state: GraphState, runtime: Rt) -> GraphState:
             verdicts = judge(proposals, facts, approval=approvals,
                              is_foreign_ref=foreign_ref_checker(uow.session, facts.customer.id), book=cx.book)
             for rec, v in zip(approved, verdicts, strict=True):
-                rec.verdict = {**rec.verdict, "rejudged": {"decision": v.decision, "rule_ids": list(v.rule_ids),
-                                                           "reasons": list(v.reasons)}}
-                rec.status = {"apply": "approved", "hold": "held", "deny": "denied"}[v.decision]
-                rec.required_role = v.required_role
-                uow.session.add(rec)
+                uow.conn.execute(_REJUDGE, {
+                    "rid": rec.id, "status": {"apply": "approved", "hold": "held", "deny": "denied"}[v.decision],
+                    "required_role": v.required_role,
+                    "verdict": {**rec.verdict, "rejudged": {"decision": v.decision, "rule_ids": list(v.rule_ids),
+                                                            "reasons": list(v.reasons)}}})
         uow.commit()
     return {}
 

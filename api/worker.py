@@ -8,8 +8,10 @@ may be taken again: the replacement continues the LangGraph thread from its
 last checkpoint, and every effect is keyed, so nothing is applied twice.
 
 Claimable: `open` or `working` exceptions with no live claim, and
-`awaiting_approval` ones whose decisions are all in but whose resume (by the
-API) died (claimed by `api:…`, nothing held, claim stale).
+`awaiting_approval` ones whose decisions are all in but whose resume never
+finished: nothing held, at least one action recorded (a planner failure with
+nothing recorded waits for a supervisor), and no live claim, whoever held it
+(the API's resume that died, or a graph that parked before the decisions came).
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from sqlalchemy import Engine, and_, exists, or_, text, update
 from sqlmodel import Session, col, select
 
 from agents.service import resume_exception, work_exception
-from api.decisions import RESUMER_PREFIX
 from api.holds import stamp_deadlines, sweep_expired
 from api.runtime import Runtime
 from core.models import ActionRecord, AuditEntry, ExceptionState, OrderException
@@ -44,9 +45,9 @@ def default_worker_id() -> str:
 def _claimable(stale: datetime):  # type: ignore[no-untyped-def]
     unclaimed_or_stale = or_(col(OrderException.claimed_by).is_(None), col(OrderException.claimed_at) < stale)
     nothing_held = ~exists().where(ActionRecord.exception_id == OrderException.id, ActionRecord.status == "held")
-    orphaned_resume = and_(OrderException.state == ExceptionState.awaiting_approval,
-                           col(OrderException.claimed_by).startswith(RESUMER_PREFIX),
-                           col(OrderException.claimed_at) < stale, nothing_held)
+    recorded = exists().where(ActionRecord.exception_id == OrderException.id)
+    orphaned_resume = and_(OrderException.state == ExceptionState.awaiting_approval, unclaimed_or_stale,
+                           nothing_held, recorded)
     return or_(and_(col(OrderException.state).in_(WORKABLE), unclaimed_or_stale), orphaned_resume)
 
 

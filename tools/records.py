@@ -26,6 +26,8 @@ from policies.judge import Verdict
 
 STATUS_FOR = {"apply": "pending", "hold": "held", "deny": "denied"}
 OPEN_STATUSES = ("pending", "held", "approved")
+APPLICABLE = ("pending", "approved")
+"""What an applier may still take: a record leaves these statuses exactly once (`claim_record`)."""
 
 _A = ActionRecord.__table__
 _ROW_COLUMNS = (_A.c.id, _A.c.exception_id, _A.c.idempotency_key, _A.c.action, _A.c.args, _A.c.status,
@@ -35,7 +37,9 @@ _ROWS_IN = (select(*_ROW_COLUMNS).where(_A.c.exception_id == bindparam("x"),
                                         _A.c.status.in_(bindparam("statuses", expanding=True))).order_by(_A.c.id))
 _ROW_FOR_UPDATE = select(*_ROW_COLUMNS).where(_A.c.id == bindparam("id")).with_for_update()
 _INSERT = insert(_A).returning(_A.c.id, sort_by_parameter_order=True)
-_FINISH = update(_A).where(_A.c.id == bindparam("rid")).values(
+_STILL_APPLICABLE = (_A.c.id == bindparam("rid")) & _A.c.status.in_(APPLICABLE)
+_CLAIM = update(_A).where(_STILL_APPLICABLE).values(status=_A.c.status)
+_FINISH = update(_A).where(_STILL_APPLICABLE).values(
     status=bindparam("status"), result=bindparam("result"), applied_at=bindparam("applied_at"))
 _HELD = select(func.count()).select_from(_A).where(_A.c.exception_id == bindparam("x"), _A.c.status == "held")
 
@@ -157,14 +161,30 @@ def record_for_update(conn: Connection, record_id: int) -> RecordRow:
     return RecordRow(*conn.execute(_ROW_FOR_UPDATE, {"id": record_id}).one())
 
 
+def claim_record(conn: Connection, rec: RecordRow) -> bool:
+    """Take a record for this transaction before applying it: true only if it is still pending or approved.
+
+    A conditional UPDATE that must hit its row: it holds the row (PostgreSQL) or the store's write
+    lock (SQLite) until the transaction ends, and a concurrent applier that finished the record first
+    makes it hit nothing. So of two overlapping runs that both read the record as ready, one applies it.
+    """
+    return bool(conn.execute(_CLAIM, {"rid": rec.id}).rowcount == 1)
+
+
 def finish_record(conn: Connection, rec: RecordRow, status: str, now: datetime, actor: str,
-                  result: dict[str, Any], audit: AuditLog) -> None:
-    """Set a record's outcome and log it (same audit detail as ever: key, action, args, result)."""
+                  result: dict[str, Any], audit: AuditLog) -> bool:
+    """Set a record's outcome and log it (same audit detail as ever: key, action, args, result).
+
+    Only over a pending or approved record: an outcome never overwrites another. Returns whether it did.
+    """
     applied_at = now if status == "applied" else None
-    conn.execute(_FINISH, {"rid": rec.id, "status": status, "result": result, "applied_at": applied_at})
+    done = conn.execute(_FINISH, {"rid": rec.id, "status": status, "result": result, "applied_at": applied_at})
+    if done.rowcount != 1:
+        return False
     rec.status = status
     audit.add(now, rec.exception_id, actor, f"action.{status}",
               {"key": rec.idempotency_key, "action": rec.action, "args": rec.args, "result": result})
+    return True
 
 
 def records_of(session: Session, exception_id: str, statuses: Sequence[str] | None = None) -> list[ActionRecord]:

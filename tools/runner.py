@@ -2,7 +2,9 @@
 
 Whatever a planner said and whoever approved, an action is applied only if
 its preconditions and message checks hold against the OMS as it is at the
-moment of writing; applying the same record twice changes nothing.
+moment of writing; applying the same record twice changes nothing. Each
+record is claimed (`claim_record`) before its guard and effect run, so two
+overlapping runs that both read it as ready apply it once between them.
 """
 
 from __future__ import annotations
@@ -24,10 +26,18 @@ from policies.judge import processing_rank
 from policies.messages import message_problems
 from policies.preconditions import precondition_problem
 from tools.effects import EFFECTS, EffectContext
-from tools.records import AuditLog, RecordRow, finish_record, held_count, record_for_update, record_rows
+from tools.records import (
+    APPLICABLE,
+    AuditLog,
+    RecordRow,
+    claim_record,
+    finish_record,
+    held_count,
+    record_for_update,
+    record_rows,
+)
 
 DONE = frozenset({"applied", "denied", "rejected", "expired", "failed"})
-APPLICABLE = frozenset({"pending", "approved"})
 
 _O, _X, _A = Order.__table__, OrderException.__table__, ActionRecord.__table__
 _CUSTOMER_OF = select(_O.c.customer_id).where(_O.c.id == bindparam("id"))
@@ -63,7 +73,7 @@ def apply_record(engine: Engine, record_id: int, *, now: datetime, actor: str,
             return _deny_after_failure(engine, record_id, now, actor, str(err))
         audit.write(uow.session)
         uow.commit()
-        return rec
+        return rec if rec.status not in APPLICABLE else _current(engine, record_id)  # else another run took it
 
 
 def apply_ready(engine: Engine, exception_id: str, *, now: datetime, actor: str, book: PolicyBook = BOOK,
@@ -106,16 +116,18 @@ def apply_ready(engine: Engine, exception_id: str, *, now: datetime, actor: str,
 
 
 def _ready(conn: Connection, exception_id: str) -> list[RecordRow]:
-    return sorted(record_rows(conn, exception_id, sorted(APPLICABLE)), key=lambda r: (processing_rank(r.action), r.id))
+    """What may be applied, as read now (no lock: `_apply_in` claims each record before applying it)."""
+    return sorted(record_rows(conn, exception_id, APPLICABLE), key=lambda r: (processing_rank(r.action), r.id))
 
 
 def _apply_in(uow: UnitOfWork, rec: RecordRow, now: datetime, actor: str, order_id: str, book: PolicyBook,
               audit: AuditLog, reuse: Facts | None = None) -> Facts | None:
-    """Guard and apply one record inside the caller's transaction; raise DomainError if the OMS refuses.
+    """Claim, guard and apply one record inside the caller's transaction; raise DomainError if the OMS refuses.
 
-    Returns the facts the guard read, so the next guard of the batch can reuse their reference data.
+    A record another run finished since it was read is left as that run left it. Returns the facts
+    the guard read, so the next guard of the batch can reuse their reference data.
     """
-    if rec.status in DONE:
+    if rec.status in DONE or not claim_record(uow.conn, rec):
         return reuse
     s = uow.session
     problem, facts = _guard(s, rec, now, book, reuse)
@@ -162,10 +174,16 @@ def _deny_after_failure(engine: Engine, record_id: int, now: datetime, actor: st
     with UnitOfWork(engine) as uow:
         rec = record_for_update(uow.conn, record_id)
         audit = AuditLog()
-        finish_record(uow.conn, rec, "denied", now, actor, {"error": f"refused by the OMS: {error}"}, audit)
+        if not finish_record(uow.conn, rec, "denied", now, actor, {"error": f"refused by the OMS: {error}"}, audit):
+            return rec  # another run finished it meanwhile: its outcome stands
         audit.write(uow.session)
         uow.commit()
         return rec
+
+
+def _current(engine: Engine, record_id: int) -> RecordRow:
+    with UnitOfWork(engine) as uow:
+        return record_for_update(uow.conn, record_id)
 
 
 def _jsonable(value: Any) -> Any:
