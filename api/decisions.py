@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from agents.service import resume_exception
 from api.auth import Principal
 from api.holds import stamp_deadlines
+from api.leases import Heartbeat
 from api.queries import actions_of
 from api.runtime import Runtime
 from api.schemas import ActionChoice, DecisionIn, DecisionOut
@@ -217,8 +218,10 @@ def decide(rt: Runtime, exception_id: str, body: DecisionIn, principal: Principa
     error = None
     if resume:
         try:
-            resume_exception(rt.engine, exception_id, clock=rt.clock, checkpointer=rt.checkpointer,
-                             decided_by=principal.name, planner=rt.planner())
+            with Heartbeat(rt.engine, exception_id, RESUMER_PREFIX + principal.name, clock=rt.clock,
+                           every=rt.settings.worker_lease_seconds / 3):
+                resume_exception(rt.engine, exception_id, clock=rt.clock, checkpointer=rt.checkpointer,
+                                 decided_by=principal.name, planner=rt.planner())
         except Exception as err:  # the decision stands; a worker resumes the thread after the lease
             log.exception("resuming %s failed", exception_id)
             error = f"{type(err).__name__}: {err}"

@@ -32,6 +32,13 @@ DEMO_TOKENS: dict[str, TokenSpec] = {
 }
 """For local use only: set TOWER_TOKENS in any shared deployment."""
 
+MIN_LEASE_SECONDS = 10.0
+"""The shortest lease a worker accepts. A heartbeat renews a claim every third of the lease from its own
+thread (api.leases), so the lease does not bound how long the graph may run; it bounds how long a renewal
+may be held up: behind the longest step's transaction that holds the exception's row (PostgreSQL) or the
+store's write lock (SQLite), i.e. a judge-and-apply batch or a decision, plus a slow commit. Ten seconds
+leaves a renewal held up that long two more tries before another worker may take the claim."""
+
 DEFAULT_HOLD_HOURS: dict[str, float] = {
     "communication": 24, "fulfillment": 12, "returns": 72, "money": 48, "irreversible": 24,
 }
@@ -49,7 +56,8 @@ class ServiceSettings(Settings):
     planner: str = Field(default="rules", description="rules or llm")
     worker_id: str | None = Field(default=None, description="defaults to host:pid")
     worker_lease_seconds: float = Field(
-        default=120, gt=0, description="a claim older than this is taken to belong to a dead worker")
+        default=120, ge=MIN_LEASE_SECONDS,
+        description="a claim not renewed for this long is taken to belong to a dead worker (renewed every third)")
     worker_poll_seconds: float = Field(default=1.0, gt=0, description="idle wait between empty claims")
     sweep_every_seconds: float = Field(default=30, gt=0, description="how often a worker expires held items")
     api_host: str = "127.0.0.1"

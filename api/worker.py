@@ -7,6 +7,9 @@ worker runs there). A claim older than the lease belongs to a dead worker and
 may be taken again: the replacement continues the LangGraph thread from its
 last checkpoint, and every effect is keyed, so nothing is applied twice.
 
+While a worker works an exception, a heartbeat renews its claim (api.leases),
+so only a dead worker's claim goes stale.
+
 Claimable: `open` or `working` exceptions with no live claim, and
 `awaiting_approval` ones whose decisions are all in but whose resume never
 finished: nothing held, at least one action recorded (a planner failure with
@@ -30,6 +33,7 @@ from sqlmodel import Session, col, select
 
 from agents.service import resume_exception, work_exception
 from api.holds import stamp_deadlines, sweep_expired
+from api.leases import Heartbeat
 from api.runtime import Runtime
 from core.models import ActionRecord, AuditEntry, ExceptionState, OrderException
 
@@ -88,12 +92,18 @@ def claim_next(engine: Engine, worker_id: str, *, now: datetime, lease: timedelt
 
 @dataclass
 class Worker:
-    """One claim → work loop. `after_claim` is a test hook: it runs between the claim and the graph."""
+    """One claim → work loop, renewing the claim while it works.
+
+    `after_claim` (runs between the claim and the graph) and `on_renew` (gets each renewal's time) are
+    test hooks; `heartbeat_every` defaults to a third of the lease.
+    """
 
     rt: Runtime
     worker_id: str = field(default_factory=default_worker_id)
     after_claim: Callable[[str], None] | None = None
     sweeps: bool = True
+    heartbeat_every: float | None = None
+    on_renew: Callable[[datetime], None] | None = None
     handled: int = 0
     _last_sweep: float = 0.0
 
@@ -105,10 +115,12 @@ class Worker:
         if claim is None:
             return None
         exc_id = claim.exception_id
-        if self.after_claim is not None:
-            self.after_claim(exc_id)
         try:
-            self.work(claim)
+            with Heartbeat(rt.engine, exc_id, self.worker_id, clock=rt.clock, on_renew=self.on_renew,
+                           every=self.heartbeat_every or rt.settings.worker_lease_seconds / 3):
+                if self.after_claim is not None:
+                    self.after_claim(exc_id)
+                self.work(claim)
         except Exception:  # the claim stays; after the lease another worker retries from the checkpoint
             log.exception("working %s failed", exc_id)
             with Session(rt.engine) as s:

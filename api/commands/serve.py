@@ -26,7 +26,7 @@ from api.app import create_app
 from api.commands.simulate import DEFAULT_START
 from api.holds import sweep_expired
 from api.runtime import oms_rules, open_runtime
-from api.settings import DEMO_TOKENS, ServiceSettings
+from api.settings import DEMO_TOKENS, MIN_LEASE_SECONDS, ServiceSettings
 from api.worker import Worker, default_worker_id, install_test_hook
 from core import services
 from core.clock import Clock, VirtualClock, WallClock
@@ -65,10 +65,17 @@ def worker(
     db: DbOption = None,
     worker_id: Annotated[str | None, typer.Option("--id", help="Name in claims and the audit (default host:pid).")]
     = None,
-    lease: Annotated[float | None, typer.Option(help="Seconds after which another worker's claim is stale.")] = None,
+    lease: Annotated[float | None, typer.Option(
+        help=f"Seconds a claim lives without renewal (renewed every third while its graph runs); "
+             f"at least {MIN_LEASE_SECONDS:g}.")] = None,
     exit_when_idle: Annotated[bool, typer.Option(help="Stop when nothing is left to claim.")] = False,
 ) -> None:
     """Claim exceptions and run the agent graph for each, with the checkpointer in the same database."""
+    if lease is not None and lease < MIN_LEASE_SECONDS:
+        raise typer.BadParameter(
+            f"{lease:g} s is shorter than the minimum lease, {MIN_LEASE_SECONDS:g} s: a claim must outlast a "
+            "renewal held up behind the longest step, or a live worker's exception is worked twice",
+            param_hint="--lease")
     _logging()
     settings = _settings(db, worker_lease_seconds=lease)
     rt = open_runtime(settings)

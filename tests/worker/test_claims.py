@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import queue
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
+from typer.testing import CliRunner
 
 from api import decisions
 from api.app import create_app
+from api.cli import app
 from api.runtime import Runtime
+from api.settings import MIN_LEASE_SECONDS, ServiceSettings
 from api.testing import seed_fraud_holds
 from api.worker import Worker, claim_next
 from core.clock import VirtualClock
@@ -64,3 +68,35 @@ def test_a_resume_that_died_in_the_api_is_finished_by_a_worker_after_the_lease(
         exc = s.get(OrderException, exc_id)
         assert exc is not None and exc.state == "resolved"
         assert exc.resolution is not None and exc.resolution["outcome"] == "approval"
+
+
+def test_a_worker_renews_its_claim_while_its_graph_runs_so_no_one_takes_it_over(
+        runtime: Runtime, clock: VirtualClock) -> None:
+    [exc_id] = seed_fraud_holds(runtime.engine, 1)
+    lease = timedelta(seconds=runtime.settings.worker_lease_seconds)
+    renewed: queue.Queue[datetime] = queue.Queue()
+    seen_by_w2: list[object] = []
+
+    def a_long_step(claimed: str) -> None:  # the graph of w1 runs longer than the lease
+        clock.advance(lease + timedelta(seconds=1))
+        later = clock.now()
+        while renewed.get(timeout=30) < later:  # w1's heartbeat renews at the advanced time
+            pass
+        seen_by_w2.append(claim_next(runtime.engine, "w2", now=clock.now(), lease=lease))
+
+    w1 = Worker(runtime, worker_id="w1", after_claim=a_long_step, heartbeat_every=0.01, on_renew=renewed.put)
+    assert w1.run_once() == exc_id
+    assert seen_by_w2 == [None]  # w1's renewed claim was live: w2 got nothing
+    with Session(runtime.engine) as s:
+        exc = s.get(OrderException, exc_id)
+        assert exc is not None and exc.state == "resolved" and exc.claimed_by == "w1"
+        assert s.exec(select(AuditEntry.actor).where(AuditEntry.kind == "claimed")).all() == ["w1"]
+
+
+def test_a_lease_shorter_than_the_minimum_is_refused_with_a_message_naming_it(runtime: Runtime) -> None:
+    url = runtime.settings.database_url
+    out = CliRunner().invoke(app, ["worker", "--db", url, "--lease", str(MIN_LEASE_SECONDS / 2), "--exit-when-idle"])
+    assert out.exit_code == 2
+    assert "--lease" in out.output and f"{MIN_LEASE_SECONDS:g}" in out.output
+    with pytest.raises(ValueError, match="worker_lease_seconds"):
+        ServiceSettings(database_url=url, worker_lease_seconds=MIN_LEASE_SECONDS / 2)

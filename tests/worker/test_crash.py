@@ -7,9 +7,10 @@ import os
 import signal
 import subprocess
 import threading
-import time
+from datetime import timedelta
 
-from sqlmodel import Session, func, select
+from sqlalchemy import update
+from sqlmodel import Session, col, func, select
 
 from api.runtime import Runtime
 from api.testing import seed_fraud_holds, worker_command
@@ -47,8 +48,13 @@ def test_a_worker_killed_after_its_first_apply_is_replaced_and_no_effect_is_appl
         first.wait(10)
     assert first.returncode == -signal.SIGKILL
 
-    time.sleep(0.6)  # past the replacement's lease
-    second = subprocess.run(worker_command(db_url, "w2", lease=0.5), env=env, timeout=60)
+    with Session(runtime.engine) as s:  # w1 is dead: its claim is as old as a lapsed lease would leave it
+        exc = s.get(OrderException, exc_id)
+        assert exc is not None and exc.claimed_at is not None
+        s.execute(update(OrderException).where(col(OrderException.id) == exc_id)
+                  .values(claimed_at=exc.claimed_at - timedelta(hours=1)))
+        s.commit()
+    second = subprocess.run(worker_command(db_url, "w2"), env=env, timeout=60)
     assert second.returncode == 0
 
     with Session(runtime.engine) as s:
