@@ -31,7 +31,7 @@ from core.facts import Facts, load_facts
 from core.models import ActionRecord, ExceptionState, OrderException
 from core.store import UnitOfWork
 from policies.actions import Proposal
-from policies.judge import Approval, judge
+from policies.judge import Approval, judge, processing_rank
 from tools.records import AuditLog, record_proposals, record_rows, records_of
 from tools.runner import apply_ready, foreign_ref_checker
 
@@ -167,7 +167,11 @@ def decide(state: GraphState, runtime: Rt) -> GraphState:
                                   edited=bool(r.verdict.get("edited"))) for r in approved]
             verdicts = judge(proposals, facts, approval=approvals,
                              is_foreign_ref=foreign_ref_checker(uow.session, facts.customer.id), book=cx.book)
-            for rec, v in zip(approved, verdicts, strict=True):
+            # Written in the order applying claims records (processing rank, id): two overlapping resumes
+            # take the same rows in the same order, so they wait for each other instead of deadlocking.
+            judged = sorted(zip(approved, verdicts, strict=True), key=lambda rv: (processing_rank(rv[0].action),
+                                                                                  rv[0].id))
+            for rec, v in judged:
                 uow.conn.execute(_REJUDGE, {
                     "rid": rec.id, "status": {"apply": "approved", "hold": "held", "deny": "denied"}[v.decision],
                     "required_role": v.required_role,

@@ -33,7 +33,8 @@ from sqlalchemy import Engine, text
 
 from api.runtime import oms_rules, open_runtime
 from api.settings import MIN_LEASE_SECONDS, ServiceSettings
-from api.testing import postgres_database
+from api.testing import postgres_database, seed_fraud_holds, seed_shop
+from api.worker import Worker
 from core.errors import DomainError
 from core.simulator import Simulation, scenario_named, with_rates
 
@@ -401,3 +402,22 @@ def test_soak_kills_and_restarts_never_strand_an_exception_or_pay_twice(soak_db:
     assert not failed, f"checks failed: {failed}\nfigures: {figures}"
     assert bot.codes["5xx"] == 0, [k for k in bot.codes if k.startswith("5xx:")]
     assert not figures["exited_by_themselves"], f"a process died without being killed; logs in {tmp_path}"
+
+
+def test_each_final_check_finds_what_it_names(soak_db: str) -> None:
+    """The checks are only worth their silence if each speaks up: break the store one way per check."""
+    rt = open_runtime(ServiceSettings(database_url=soak_db))
+    seed_shop(rt.engine)
+    ids = seed_fraud_holds(rt.engine, 3, score=0.95)  # F4: cancel, refund, notify, applied
+    Worker(rt, worker_id="w1").drain()
+    assert {check.__name__: check(rt.engine) for check in CHECKS} == {check.__name__: [] for check in CHECKS}
+    with rt.engine.begin() as conn:
+        conn.execute(text("UPDATE exceptions SET state = 'working' WHERE id = :x"), {"x": ids[0]})
+        conn.execute(text("INSERT INTO auditentry (at, exception_id, actor, kind, detail) SELECT at, exception_id, "
+                          "actor, kind, detail FROM auditentry WHERE kind = 'action.applied' AND exception_id = :x "
+                          "AND detail->>'action' = 'refund'"), {"x": ids[1]})
+        conn.execute(text("UPDATE orders SET refunded_cents = captured_cents + 1 WHERE id = "
+                          "(SELECT order_id FROM exceptions WHERE id = :x)"), {"x": ids[2]})
+    found = {check.__name__: check(rt.engine) for check in CHECKS}
+    rt.close()
+    assert [len(found[c.__name__]) for c in CHECKS] == [1, 1, 1, 1], found
