@@ -147,7 +147,8 @@ def decide(state: GraphState, runtime: Rt) -> GraphState:
                              is_foreign_ref=foreign_ref_checker(uow.session, facts.customer.id), book=cx.book)
             for rec, v in zip(approved, verdicts, strict=True):
                 rec.verdict = {**rec.verdict, "rejudged": {"decision": v.decision, "rule_ids": list(v.rule_ids),
-                                                           "reasons": list(v.reasons)}}
+                                                           "reasons": list(v.reasons),
+                                                           "policy_version": v.policy_version}}
                 rec.status = {"apply": "approved", "hold": "held", "deny": "denied"}[v.decision]
                 rec.required_role = v.required_role
                 uow.session.add(rec)
