@@ -176,7 +176,8 @@ def decide(state: GraphState, runtime: Rt) -> GraphState:
                     "rid": rec.id, "status": {"apply": "approved", "hold": "held", "deny": "denied"}[v.decision],
                     "required_role": v.required_role,
                     "verdict": {**rec.verdict, "rejudged": {"decision": v.decision, "rule_ids": list(v.rule_ids),
-                                                            "reasons": list(v.reasons)}}})
+                                                            "reasons": list(v.reasons),
+                                                            "policy_version": v.policy_version}}})
         uow.commit()
     return {}
 

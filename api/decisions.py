@@ -27,7 +27,6 @@ from api.schemas import ActionChoice, DecisionIn, DecisionOut
 from core.facts import load_facts
 from core.models import ActionRecord, AuditEntry, ExceptionState, OrderException
 from policies.actions import Proposal, canonical_args
-from policies.book import BOOK
 from policies.judge import Approval, judge
 from tools.records import records_of
 from tools.runner import foreign_ref_checker
@@ -132,7 +131,7 @@ def _plan(s: Session, rt: Runtime, exc: OrderException, body: DecisionIn, princi
             if rec.required_role == "lead" and role != "lead":
                 raise _lead_needed(rec)
         return [_Item(r, None, {**r.verdict, **stamp}) for r, _ in chosen]
-    facts = load_facts(s, exc.id, now, BOOK.carbon.cents_per_kg_default)
+    facts = load_facts(s, exc.id, now, rt.book.carbon.cents_per_kg_default)
     edits: dict[int, tuple[int, dict[str, Any]]] = {}
     errors = []
     for i, (rec, edit) in enumerate(chosen):
@@ -150,7 +149,8 @@ def _plan(s: Session, rt: Runtime, exc: OrderException, body: DecisionIn, princi
     approvals = [Approval(role=role if r.id in edits or r.status == "held"  # type: ignore[arg-type]
                           else r.verdict.get("decided_role", "supervisor"),
                           edited=r.id in edits or bool(r.verdict.get("edited"))) for r in batch]
-    verdicts = judge(proposals, facts, approval=approvals, is_foreign_ref=foreign_ref_checker(s, facts.customer.id))
+    verdicts = judge(proposals, facts, approval=approvals, is_foreign_ref=foreign_ref_checker(s, facts.customer.id),
+                     book=rt.book)
     items = []
     for rec, v in zip(batch, verdicts, strict=True):
         if rec.id not in edits:
@@ -163,7 +163,7 @@ def _plan(s: Session, rt: Runtime, exc: OrderException, body: DecisionIn, princi
             raise _lead_needed(rec, list(v.reasons))
         else:
             edit_verdict = {"decision": v.decision, "rule_ids": list(v.rule_ids), "reasons": list(v.reasons),
-                            "before": rec.args}
+                            "policy_version": v.policy_version, "before": rec.args}
             items.append(_Item(rec, args, {**rec.verdict, **stamp, "edit": edit_verdict}))
     if errors:
         raise DecisionRefused(422, errors)
@@ -221,11 +221,11 @@ def decide(rt: Runtime, exception_id: str, body: DecisionIn, principal: Principa
             with Heartbeat(rt.engine, exception_id, RESUMER_PREFIX + principal.name, clock=rt.clock,
                            every=rt.settings.worker_lease_seconds / 3):
                 resume_exception(rt.engine, exception_id, clock=rt.clock, checkpointer=rt.checkpointer,
-                                 decided_by=principal.name, planner=rt.planner())
+                                 decided_by=principal.name, planner=rt.planner(), book=rt.book)
         except Exception as err:  # the decision stands; a worker resumes the thread after the lease
             log.exception("resuming %s failed", exception_id)
             error = f"{type(err).__name__}: {err}"
-        stamp_deadlines(rt.engine, rt.settings, now=rt.clock.now(), exception_id=exception_id)
+        stamp_deadlines(rt.engine, rt.settings, now=rt.clock.now(), book=rt.book, exception_id=exception_id)
     with Session(rt.engine) as s:
         state = s.get(OrderException, exception_id).state  # type: ignore[union-attr]
         actions = actions_of(s, exception_id)

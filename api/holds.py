@@ -16,20 +16,21 @@ from api.settings import ServiceSettings
 from core.exceptions import move_exception
 from core.models import ActionRecord, AuditEntry, ExceptionState, OrderException
 from core.store import UnitOfWork
-from policies.book import BOOK
+from policies.book import PolicyBook
 
 EXPIRY_ACTOR = "system:expiry"
 
 
-def max_wait(settings: ServiceSettings, action: str) -> timedelta:
+def max_wait(settings: ServiceSettings, action: str, book: PolicyBook) -> timedelta:
+    """The settings' wait for the action's class in the run's book."""
     try:
-        name = BOOK.autonomy.class_of(action).name
+        name = book.autonomy.class_of(action).name
     except StopIteration:
         name = "irreversible"  # an unknown action waits no longer than the strictest class
     return timedelta(hours=settings.hold_hours(name))
 
 
-def stamp_deadlines(engine: Engine, settings: ServiceSettings, *, now: datetime,
+def stamp_deadlines(engine: Engine, settings: ServiceSettings, *, now: datetime, book: PolicyBook,
                     exception_id: str | None = None) -> int:
     """Give every held action without a deadline one: now + its class's max wait. Returns how many.
 
@@ -48,15 +49,15 @@ def stamp_deadlines(engine: Engine, settings: ServiceSettings, *, now: datetime,
         for record_id, action in rows:
             res = s.execute(update(ActionRecord)
                             .where(col(ActionRecord.id) == record_id, col(ActionRecord.expires_at).is_(None))
-                            .values(expires_at=now + max_wait(settings, action)))
+                            .values(expires_at=now + max_wait(settings, action, book)))
             stamped += res.rowcount  # type: ignore[attr-defined]
         s.commit()
         return stamped
 
 
-def sweep_expired(engine: Engine, settings: ServiceSettings, *, now: datetime) -> list[str]:
+def sweep_expired(engine: Engine, settings: ServiceSettings, *, now: datetime, book: PolicyBook) -> list[str]:
     """Expire held actions past their deadline and escalate their exceptions; returns the escalated ids."""
-    stamp_deadlines(engine, settings, now=now)
+    stamp_deadlines(engine, settings, now=now, book=book)
     with Session(engine) as s:
         due = sorted(set(s.exec(select(ActionRecord.exception_id).where(
             ActionRecord.status == "held", col(ActionRecord.expires_at) <= now)).all()))

@@ -50,7 +50,7 @@ from core.models import (
     ShipmentStatus,
     StoreCredit,
 )
-from policies.book import BOOK, RULES
+from policies.book import RULES, PolicyBook
 
 SECTION_OF_RULE = {"A": "autonomy", "M": "money", "D": "delays", "S": "stockouts", "F": "fraud", "R": "returns",
                    "P": "actions", "C": "messages", "N": "none"}
@@ -273,9 +273,10 @@ def _reroute_co2(session: Session, args: dict[str, Any]) -> int:
     return int(lane or 0)
 
 
-def policy() -> PolicyOut:
-    sections = BOOK.model_dump(mode="json")
+def policy(book: PolicyBook) -> PolicyOut:
+    """The run's book: its numbers by section, its version, the rule ids."""
+    sections = book.model_dump(mode="json")
     name = sections.pop("name")
-    return PolicyOut(name=name, version=BOOK.version, sections=sections,
+    return PolicyOut(name=name, version=book.version, sections=sections,
                      rules=[RuleOut(id=k, section=SECTION_OF_RULE.get(k[0], "other"), description=v)
                             for k, v in RULES.items()])

@@ -1,15 +1,21 @@
-"""The composition root: one place wires the store, the checkpointer, the clock and the planner.
+"""The composition root: one place wires the store, the checkpointer, the clock, the policy book and the planner.
 
 The API, the worker and the CLI all build a `Runtime` here, so each behaviour
 has one path. The LangGraph checkpointer lives in the same database as the
 OMS (SQLite file → SqliteSaver on that file; PostgreSQL → PostgresSaver), which
 is what lets a replacement worker continue a thread its predecessor started.
+
+One policy book per run: the shipped book, or the variant `settings.policy`
+names. Everything the service does (the OMS's triggers, the planner and its
+prompt, the judge at planning and at decision time, the tools' guards, hold
+deadlines, `GET /policy`) reads `Runtime.book`, never the global default.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -23,15 +29,23 @@ from core.clock import Clock, WallClock
 from core.detectors import Triggers
 from core.services import OmsRules
 from core.store import make_engine, migrate
-from policies.book import BOOK
+from policies.book import BOOK, PolicyBook, load_book
 
 _SETUP_LOCK_KEY = 0x70_77_72  # pg advisory lock: concurrent workers set the checkpointer tables up one at a time
 
 
-def oms_rules() -> OmsRules:
-    """The numbers the OMS obeys, from the policy book."""
-    return OmsRules(Triggers(delay_hours=BOOK.triggers.delay_hours, fraud_hold_score=BOOK.triggers.fraud_hold_score),
-                    carbon_cents_per_kg=BOOK.carbon.cents_per_kg_default)
+def oms_rules(book: PolicyBook) -> OmsRules:
+    """The numbers the OMS obeys (exception triggers, the carbon price), from the run's policy book."""
+    return OmsRules(Triggers(delay_hours=book.triggers.delay_hours, fraud_hold_score=book.triggers.fraud_hold_score),
+                    carbon_cents_per_kg=book.carbon.cents_per_kg_default)
+
+
+def run_book(policy: Path | None) -> PolicyBook:
+    """The run's policy book: the variant at `policy` (laid over the shipped book), or the shipped book.
+
+    Raises ValueError naming the file and the field when the variant cannot be loaded.
+    """
+    return BOOK if policy is None else load_book(policy)
 
 
 @dataclass
@@ -40,11 +54,15 @@ class Runtime:
     engine: Engine
     checkpointer: BaseCheckpointSaver
     clock: Clock
-    rules: OmsRules = field(default_factory=oms_rules)
+    book: PolicyBook = BOOK
     _closers: list[Any] = field(default_factory=list)
 
+    @property
+    def rules(self) -> OmsRules:
+        return oms_rules(self.book)
+
     def planner(self) -> Planner:
-        return get_planner(self.settings.planner)
+        return get_planner(self.settings.planner, book=self.book)
 
     @property
     def dialect(self) -> str:
@@ -59,13 +77,14 @@ class Runtime:
 
 def open_runtime(settings: ServiceSettings, *, clock: Clock | None = None, upgrade: bool = True,
                  pool_size: int = 4) -> Runtime:
-    """Open the store (migrated unless told otherwise) and its durable checkpointer."""
+    """Open the store (migrated unless told otherwise), its durable checkpointer and the run's policy book."""
+    book = run_book(settings.policy)  # first: a bad variant fails before anything is opened
     engine = make_engine(settings.database_url)
     if upgrade:
         migrate(engine)
     checkpointer, closers = make_checkpointer(engine, pool_size=pool_size)
     return Runtime(settings=settings, engine=engine, checkpointer=checkpointer, clock=clock or WallClock(),
-                   _closers=closers)
+                   book=book, _closers=closers)
 
 
 def make_checkpointer(engine: Engine, *, pool_size: int = 4) -> tuple[BaseCheckpointSaver, list[Any]]:

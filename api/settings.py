@@ -7,6 +7,7 @@ configuration; production overrides through `TOWER_*` environment variables
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -54,6 +55,8 @@ class ServiceSettings(Settings):
     hold_deadlines: bool = Field(
         default=True, description="give held actions a deadline per class and expire them past it")
     planner: str = Field(default="rules", description="rules or llm")
+    policy: Path | None = Field(
+        default=None, description="a policy book variant (JSON laid over the shipped book); the whole run obeys it")
     worker_id: str | None = Field(default=None, description="defaults to host:pid")
     worker_lease_seconds: float = Field(
         default=120, ge=MIN_LEASE_SECONDS,

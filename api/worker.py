@@ -135,16 +135,16 @@ class Worker:
         if claim.state == ExceptionState.awaiting_approval:  # an API resume that died: finish it for its decider
             decider = last_decider(rt.engine, exc_id) or self.worker_id
             result = resume_exception(rt.engine, exc_id, clock=rt.clock, checkpointer=rt.checkpointer,
-                                      decided_by=decider, planner=rt.planner())
+                                      decided_by=decider, planner=rt.planner(), book=rt.book)
         else:
             result = work_exception(rt.engine, exc_id, clock=rt.clock, checkpointer=rt.checkpointer,
-                                    planner=rt.planner(), actor=self.worker_id)
+                                    planner=rt.planner(), actor=self.worker_id, book=rt.book)
         if any(a.status == "held" for a in result.actions):
-            stamp_deadlines(rt.engine, rt.settings, now=rt.clock.now(), exception_id=exc_id)
+            stamp_deadlines(rt.engine, rt.settings, now=rt.clock.now(), book=rt.book, exception_id=exc_id)
 
     def sweep(self) -> list[str]:
         self._last_sweep = time.monotonic()
-        return sweep_expired(self.rt.engine, self.rt.settings, now=self.rt.clock.now())
+        return sweep_expired(self.rt.engine, self.rt.settings, now=self.rt.clock.now(), book=self.rt.book)
 
     def drain(self, limit: int | None = None) -> int:
         """Work until nothing is claimable (or `limit` done); returns how many were worked."""

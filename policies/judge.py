@@ -134,7 +134,7 @@ class _Judge:
     def one(self, p: a.Proposal, x: a._Args | str) -> Verdict:
         if isinstance(x, str):
             return self.verdict("deny", ["P7"], [f"malformed proposal: {x}"])
-        if problem := precondition_problem(x, self.f, self.ledger):
+        if problem := precondition_problem(x, self.f, self.ledger, book=self.book):
             return self.verdict("deny", ["P7"], [f"precondition failed: {problem}"])
         if isinstance(x, a.NotifyCustomer):
             problems = message_problems(

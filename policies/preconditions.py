@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from core.facts import Facts
 from policies import actions as a
-from policies.book import BOOK
+from policies.book import BOOK, PolicyBook
 
 
 class Ledger:
@@ -23,10 +23,11 @@ class Ledger:
         self.lines_cancelled = 0
 
 
-def precondition_problem(args: a._Args, f: Facts, ledger: Ledger | None = None) -> str | None:
-    """Why this action cannot be applied now, or None when it can."""
+def precondition_problem(args: a._Args, f: Facts, ledger: Ledger | None = None, *,
+                         book: PolicyBook = BOOK) -> str | None:
+    """Why this action cannot be applied now under `book` (the run's), or None when it can."""
     check = _CHECKS[type(args)]
-    return check(args, f, ledger or Ledger())
+    return check(args, f, ledger or Ledger(), book)
 
 
 def _own_order(order_id: str, f: Facts) -> str | None:
@@ -37,13 +38,13 @@ def _open_line_qty(f: Facts, sku: str) -> int:
     return sum(x.qty for x in f.order.lines if x.sku == sku and x.status in ("open", "backordered"))
 
 
-def _notify(x: a.NotifyCustomer, f: Facts, _: Ledger) -> str | None:
+def _notify(x: a.NotifyCustomer, f: Facts, _: Ledger, book: PolicyBook) -> str | None:
     if x.topic == "delay" and x.eta is None:
         return "a delay message needs the ETA it promises"
     return _own_order(x.order_id, f)
 
 
-def _reroute(x: a.RerouteShipment, f: Facts, _: Ledger) -> str | None:
+def _reroute(x: a.RerouteShipment, f: Facts, _: Ledger, book: PolicyBook) -> str | None:
     s = f.order.shipment(x.shipment_id)
     if s is None:
         return f"shipment {x.shipment_id!r} is not part of order {f.order.id!r}"
@@ -60,7 +61,7 @@ def _reroute(x: a.RerouteShipment, f: Facts, _: Ledger) -> str | None:
     return None
 
 
-def _reallocate(x: a.ReallocateLine, f: Facts, _: Ledger) -> str | None:
+def _reallocate(x: a.ReallocateLine, f: Facts, _: Ledger, book: PolicyBook) -> str | None:
     if problem := _own_order(x.order_id, f):
         return problem
     if _open_line_qty(f, x.sku) < x.qty:
@@ -72,7 +73,7 @@ def _reallocate(x: a.ReallocateLine, f: Facts, _: Ledger) -> str | None:
     return None
 
 
-def _backorder(x: a.BackorderLine, f: Facts, _: Ledger) -> str | None:
+def _backorder(x: a.BackorderLine, f: Facts, _: Ledger, book: PolicyBook) -> str | None:
     if problem := _own_order(x.order_id, f):
         return problem
     product = f.products.get(x.sku)
@@ -83,7 +84,7 @@ def _backorder(x: a.BackorderLine, f: Facts, _: Ledger) -> str | None:
     return None
 
 
-def _cancel_line(x: a.CancelLine, f: Facts, _: Ledger) -> str | None:
+def _cancel_line(x: a.CancelLine, f: Facts, _: Ledger, book: PolicyBook) -> str | None:
     if problem := _own_order(x.order_id, f):
         return problem
     lost = sum(i.qty for s in f.order.shipments if s.status == "lost" for i in s.lines if i.sku == x.sku)
@@ -92,7 +93,7 @@ def _cancel_line(x: a.CancelLine, f: Facts, _: Ledger) -> str | None:
     return None
 
 
-def _cancel_order(x: a.CancelOrder, f: Facts, _: Ledger) -> str | None:
+def _cancel_order(x: a.CancelOrder, f: Facts, _: Ledger, book: PolicyBook) -> str | None:
     if problem := _own_order(x.order_id, f):
         return problem
     if f.order.status == "cancelled":
@@ -107,7 +108,7 @@ def _refundable(f: Facts, ledger: Ledger) -> int:
     return f.order.refundable_cents - ledger.refunded_cents
 
 
-def _refund(x: a.Refund, f: Facts, ledger: Ledger) -> str | None:
+def _refund(x: a.Refund, f: Facts, ledger: Ledger, book: PolicyBook) -> str | None:
     if problem := _own_order(x.order_id, f):
         return problem
     refundable = _refundable(f, ledger)
@@ -124,29 +125,29 @@ def _refund(x: a.Refund, f: Facts, ledger: Ledger) -> str | None:
     return None
 
 
-def _store_credit(x: a.StoreCredit, f: Facts, _: Ledger) -> str | None:
+def _store_credit(x: a.StoreCredit, f: Facts, _: Ledger, book: PolicyBook) -> str | None:
     if x.customer_id != f.customer.id:
         return f"customer {x.customer_id!r} is not this order's customer"
     return None if x.amount_cents > 0 else "a store credit must be more than 0"
 
 
-def _release(x: a.ReleaseHold, f: Facts, _: Ledger) -> str | None:
+def _release(x: a.ReleaseHold, f: Facts, _: Ledger, book: PolicyBook) -> str | None:
     if problem := _own_order(x.order_id, f):
         return problem
     return None if f.order.status == "on_hold" else f"order {f.order.id} is {f.order.status}, not on hold"
 
 
-def _undecided(return_id: str, f: Facts) -> str | None:
+def _undecided(return_id: str, f: Facts, book: PolicyBook) -> str | None:
     r = f.order.return_(return_id)
     if r is None:
         return f"return {return_id!r} is not part of order {f.order.id!r}"
-    if r.status not in BOOK.returns.undecided_statuses:
+    if r.status not in book.returns.undecided_statuses:
         return f"return {r.id} is already {r.status}"
     return None
 
 
-def _approve(x: a.ApproveReturn, f: Facts, ledger: Ledger) -> str | None:
-    if problem := _undecided(x.return_id, f):
+def _approve(x: a.ApproveReturn, f: Facts, ledger: Ledger, book: PolicyBook) -> str | None:
+    if problem := _undecided(x.return_id, f, book):
         return problem
     refundable = _refundable(f, ledger)
     if x.amount_cents < 0 or x.amount_cents > refundable:
@@ -154,8 +155,8 @@ def _approve(x: a.ApproveReturn, f: Facts, ledger: Ledger) -> str | None:
     return None
 
 
-def _deny(x: a.DenyReturn, f: Facts, _: Ledger) -> str | None:
-    return _undecided(x.return_id, f)
+def _deny(x: a.DenyReturn, f: Facts, _: Ledger, book: PolicyBook) -> str | None:
+    return _undecided(x.return_id, f, book)
 
 
 _CHECKS: dict[type, Callable[..., str | None]] = {

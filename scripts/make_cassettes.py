@@ -14,6 +14,8 @@ again after any change to the prompt and the cassettes match again:
         tests/agents/cassettes/answers.yaml tests/agents/cassettes
 
 `--check` writes nothing and exits 1 when a cassette is missing or stale.
+`--policy FILE` makes them for a policy book variant (the prompt carries the
+book's numbers, so a variant's run needs its own recordings).
 Every cassette is replayed once through vcrpy after writing, as a check.
 """
 
@@ -46,7 +48,7 @@ from core.facts import Facts, load_facts  # noqa: E402
 from core.store import UnitOfWork, fresh_memory_engine  # noqa: E402
 from core.world import import_world  # noqa: E402
 from evals.case import Case  # noqa: E402
-from policies.book import carbon_cents_per_kg  # noqa: E402
+from policies.book import BOOK, PolicyBook, carbon_cents_per_kg, load_book  # noqa: E402
 
 MODEL = "gpt-4o-mini"
 SNAPSHOT = "gpt-4o-mini-2024-07-18"
@@ -63,7 +65,7 @@ def load_case(path: Path) -> Case:
     return Case.model_validate(json.loads(path.read_text(encoding="utf-8")))
 
 
-def case_facts(case: Case) -> Facts:
+def case_facts(case: Case, book: PolicyBook = BOOK) -> Facts:
     """The facts the graph's first node gathers for this case's exception."""
     engine = fresh_memory_engine()
     try:
@@ -75,7 +77,7 @@ def case_facts(case: Case) -> Facts:
             uow.commit()
         with UnitOfWork(engine) as uow:
             return load_facts(uow.session, exception_id, FixedClock(case.now).now(),
-                              carbon_cents_per_kg(case.world.settings.carbon_cents_per_kg))
+                              carbon_cents_per_kg(case.world.settings.carbon_cents_per_kg, book))
     finally:
         engine.dispose()
 
@@ -109,9 +111,9 @@ def settings(model: str = MODEL) -> LLMSettings:
                        max_completion_tokens=2000)
 
 
-def build_cassette(case: Case, replies: Sequence[Any], model: str = MODEL) -> str:
-    """The cassette text: the planner's real requests paired with the given replies, in call order."""
-    facts = case_facts(case)
+def build_cassette(case: Case, replies: Sequence[Any], model: str = MODEL, book: PolicyBook = BOOK) -> str:
+    """The cassette text: the planner's real requests under `book` paired with the given replies, in call order."""
+    facts = case_facts(case, book)
     created = int(case.now.timestamp())
     requests: list[VcrRequest] = []
     responses: list[dict[str, Any]] = []
@@ -131,21 +133,22 @@ def build_cassette(case: Case, replies: Sequence[Any], model: str = MODEL) -> st
                           "body": {"string": payload}})
         return httpx2.Response(200, content=payload.encode("utf-8"), headers={"content-type": "application/json"})
 
-    planner = LLMPlanner(settings(model), http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
+    planner = LLMPlanner(settings(model), book=book,
+                         http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
     with suppress(PlannerFailure):  # a hostile answer (malformed twice) ends here: that is the point of it
         planner.plan(facts)
     if len(requests) != len(replies):
         raise RuntimeError(f"case {case.id}: the planner made {len(requests)} calls, the answers give {len(replies)}")
     text = serialize({"requests": requests, "responses": responses}, yamlserializer)
-    return HEADER.format(case_id=case.id, prompt=prompt_id(), model=model) + text
+    return HEADER.format(case_id=case.id, prompt=prompt_id(book), model=model) + text
 
 
-def replay_check(case: Case, out_dir: Path, model: str = MODEL) -> None:
+def replay_check(case: Case, out_dir: Path, model: str = MODEL, book: PolicyBook = BOOK) -> None:
     """Replay the written cassette through vcrpy exactly as an eval does; raises when it does not play."""
     planner = LLMPlanner.from_settings(cassette_dir=out_dir, case_id=case.id, model=model, base_url=DEFAULT_BASE_URL,
-                                       api_key=None, temperature=0.0, seed=7, max_completion_tokens=2000)
+                                       api_key=None, temperature=0.0, seed=7, max_completion_tokens=2000, book=book)
     with suppress(PlannerFailure):
-        planner.plan(case_facts(case))
+        planner.plan(case_facts(case, book))
 
 
 def case_files(root: Path) -> list[Path]:
@@ -161,7 +164,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="folder for <case id>.yaml")
     parser.add_argument("--model", default=MODEL)
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if any cassette differs")
+    parser.add_argument("--policy", type=Path, help="a policy book variant (JSON laid over the default book)")
     args = parser.parse_args(argv)
+    try:
+        book = load_book(args.policy) if args.policy is not None else BOOK
+    except ValueError as err:
+        print(f"the policy book cannot be loaded: {err}", file=sys.stderr)
+        return 2
     answers: dict[str, list[Any]] = yaml.safe_load(args.answers.read_text(encoding="utf-8")) or {}
     cases = {c.id: c for c in (load_case(p) for p in case_files(args.cases))}
     missing = sorted(set(cases) - set(answers))
@@ -172,14 +181,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     stale = []
     args.out.mkdir(parents=True, exist_ok=True)
     for case_id in sorted(cases):
-        text = build_cassette(cases[case_id], answers[case_id], args.model)
+        text = build_cassette(cases[case_id], answers[case_id], args.model, book)
         path = args.out / f"{case_id}.yaml"
         if args.check:
             if not path.exists() or path.read_text(encoding="utf-8") != text:
                 stale.append(path.name)
             continue
         path.write_text(text, encoding="utf-8")
-        replay_check(cases[case_id], args.out, args.model)
+        replay_check(cases[case_id], args.out, args.model, book)
         print(f"wrote {path} ({len(answers[case_id])} call(s))")
     if stale:
         print(f"stale cassettes (run scripts/make_cassettes.py): {', '.join(stale)}", file=sys.stderr)

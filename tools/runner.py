@@ -151,7 +151,7 @@ def _guard(s: Session, rec: RecordRow, now: datetime, book: PolicyBook = BOOK,
         args = a.parse_args(rec.action, rec.args)
     except ValueError as err:
         return str(err), facts
-    if problem := precondition_problem(args, facts):
+    if problem := precondition_problem(args, facts, book=book):
         return f"precondition failed at apply time: {problem}", facts
     if isinstance(args, a.NotifyCustomer):
         applied = [int(r.args["amount_cents"]) for r in s.connection().execute(_AMOUNTS, {"x": rec.exception_id})

@@ -19,5 +19,5 @@ def get_planner(name: str = "rules", *, cassette_dir: Path | None = None, case_i
     if name == "llm":
         from agents.planners.llm import LLMPlanner  # imported lazily: only QA runs and live use need it
 
-        return LLMPlanner.from_settings(cassette_dir=cassette_dir, case_id=case_id, **options)
+        return LLMPlanner.from_settings(cassette_dir=cassette_dir, case_id=case_id, book=book, **options)
     raise ValueError(f"unknown planner {name!r}: choose rules or llm")

@@ -1,7 +1,8 @@
 """The LLM planner: a model behind the OpenAI Chat Completions API proposes, the judge and the tools decide.
 
 The model gets the exception, the facts (sorted JSON), values derived from
-them and the book's sections for the exception type (agents.prompts), and
+them and the run's book's sections for the exception type (agents.prompts,
+rendered from the PolicyBook the planner was built with), and
 answers with strict structured output, validated here by pydantic. Action
 names and arguments are passed on as the model wrote them: an action that
 does not exist or an amount over the book reaches the judge, which denies or
@@ -36,6 +37,7 @@ from agents.planners.base import Plan, PlannerFailure
 from agents.prompts import build_messages, prompt_id, response_format, retry_message
 from core.facts import Facts
 from policies.actions import Proposal
+from policies.book import BOOK, PolicyBook
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 REPLAY_API_KEY = "replay-no-key"
@@ -154,23 +156,28 @@ def cassette_vcr(record: bool) -> vcr.VCR:
 
 
 class LLMPlanner:
-    """Planner protocol over a chat model; `version` names the model and the prompt (`<model>/p<N>-<hash>`)."""
+    """Planner protocol over a chat model; `version` names the model and the prompt (`<model>/p<N>-<hash>`).
+
+    The prompt carries `book` (the run's policy book), so its hash, and so `version`, differs per book.
+    """
 
     name = "llm"
 
-    def __init__(self, settings: LLMSettings | None = None, *, cassette: Path | None = None, record: bool = False,
-                 http_client: httpx2.Client | None = None) -> None:
+    def __init__(self, settings: LLMSettings | None = None, *, book: PolicyBook = BOOK, cassette: Path | None = None,
+                 record: bool = False, http_client: httpx2.Client | None = None) -> None:
         """`http_client` replaces the network (tests, the cassette generator); with it no API key is needed."""
         self.settings = settings or LLMSettings()
+        self.book = book
         self.cassette = cassette
         self.record = record
-        self.version = f"{self.settings.model}/{prompt_id()}"
+        self.prompt = prompt_id(book)
+        self.version = f"{self.settings.model}/{self.prompt}"
         self._http_client = http_client
         self._client: openai.OpenAI | None = None
 
     @classmethod
     def from_settings(cls, *, cassette_dir: Path | str | None = None, case_id: str | None = None,
-                      record: bool = False, http_client: httpx2.Client | None = None,
+                      record: bool = False, http_client: httpx2.Client | None = None, book: PolicyBook = BOOK,
                       **overrides: Any) -> LLMPlanner:
         """Settings from the environment (`overrides` win); a cassette when both `cassette_dir` and `case_id`."""
         unknown = sorted(set(overrides) - set(LLMSettings.model_fields))
@@ -182,7 +189,7 @@ class LLMPlanner:
         cassette = Path(cassette_dir) / f"{case_id}.yaml" if cassette_dir is not None else None
         if record and cassette is None:
             raise ValueError("record=True needs cassette_dir and case_id")
-        return cls(settings, cassette=cassette, record=record, http_client=http_client)
+        return cls(settings, book=book, cassette=cassette, record=record, http_client=http_client)
 
     @property
     def replaying(self) -> bool:
@@ -207,7 +214,7 @@ class LLMPlanner:
                 "max_completion_tokens": s.max_completion_tokens, "response_format": response_format()}
 
     def plan(self, facts: Facts) -> Plan:
-        messages = build_messages(facts)
+        messages = build_messages(facts, self.book)
         usage = {"prompt_tokens": 0.0, "completion_tokens": 0.0, "latency_ms": 0.0, "calls": 0.0}
         with self._cassette():
             reply, error = None, None
@@ -271,6 +278,6 @@ class LLMPlanner:
                "already_played": "its recordings were all played already",
                }.get(reason, "no recording matches this request (did the prompt, the facts or the model change?)")
         return UnrecordedCall(
-            f"model call not recorded in {self.cassette}: {why}; it was not sent (prompt {prompt_id()}, "
+            f"model call not recorded in {self.cassette}: {why}; it was not sent (prompt {self.prompt}, "
             f"model {self.settings.model}). Regenerate hand-written cassettes with scripts/make_cassettes.py "
             "or record with record=True against a live endpoint.")

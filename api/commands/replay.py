@@ -1,6 +1,7 @@
 """`tower replay olist PATH`: real marketplace history through the OMS and the agents.
 
-A composition root: the policy book's numbers reach the OMS here (`book_rules`).
+A composition root: the policy book's numbers reach the OMS here (`oms_rules`); the replay runs
+under the shipped book, as its report says.
 The report file is a pure function of the data (byte for byte the same every
 run); the replay speed is printed to the terminal only.
 """
@@ -16,13 +17,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from api.commands.simulate import book_rules
+from api.runtime import oms_rules
 from core.olist.extract import read_extract
 from core.olist.mapping import map_extract
 from core.olist.ratecard import build_rate_card
 from core.store import fresh_memory_engine
 from evals.olist.replay import OlistReplay
 from evals.olist.report import build_report, dumps
+from policies.book import BOOK
 
 replay_app = typer.Typer(no_args_is_help=True, add_completion=False)
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "olist"
@@ -50,7 +52,7 @@ def olist(
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as progress:
         task = progress.add_task("replaying olist orders", total=len(orders))
-        log = OlistReplay(engine, mapped, card, rules=book_rules(),
+        log = OlistReplay(engine, mapped, card, rules=oms_rules(BOOK),
                           on_order=lambda: progress.advance(task)).run(limit=limit)
     seconds = time.perf_counter() - began
     result = build_report(engine, mapped, card, log, orders=orders, complaints=extract.reviews)

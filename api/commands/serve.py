@@ -25,7 +25,7 @@ from sqlmodel import Session, select
 from api.app import create_app
 from api.commands.simulate import DEFAULT_START
 from api.holds import sweep_expired
-from api.runtime import oms_rules, open_runtime
+from api.runtime import open_runtime, run_book
 from api.settings import DEMO_TOKENS, MIN_LEASE_SECONDS, ServiceSettings
 from api.worker import Worker, default_worker_id, install_test_hook
 from core import services
@@ -37,12 +37,22 @@ from core.world import parse_time
 log = logging.getLogger("tower")
 
 DbOption = Annotated[str | None, typer.Option(help="Database URL (default: TOWER_DATABASE_URL or sqlite:///tower.db).")]
+PolicyOption = Annotated[Path | None, typer.Option(
+    help="A policy book variant (JSON laid over the shipped book) that the whole run obeys (default: TOWER_POLICY).",
+    dir_okay=False)]
 
 
 def _settings(db: str | None, **overrides: object) -> ServiceSettings:
+    """The environment's settings with the command line's options over them; a bad --policy exits 2, named."""
     settings = ServiceSettings()
     updates = {k: v for k, v in {"database_url": db, **overrides}.items() if v is not None}
-    return settings.model_copy(update=updates) if updates else settings
+    settings = settings.model_copy(update=updates) if updates else settings
+    try:
+        run_book(settings.policy)
+    except ValueError as err:
+        typer.echo(f"error: the policy book cannot be loaded: {err}", err=True)
+        raise typer.Exit(2) from None
+    return settings
 
 
 def _logging() -> None:
@@ -54,10 +64,11 @@ def api(
     db: DbOption = None,
     host: Annotated[str | None, typer.Option(help="Bind address (default TOWER_API_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default TOWER_API_PORT).")] = None,
+    policy: PolicyOption = None,
 ) -> None:
     """Serve the HTTP API (uvicorn)."""
     _logging()
-    settings = _settings(db, api_host=host, api_port=port)
+    settings = _settings(db, api_host=host, api_port=port, policy=policy)
     uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="info")
 
 
@@ -69,6 +80,7 @@ def worker(
         help=f"Seconds a claim lives without renewal (renewed every third while its graph runs); "
              f"at least {MIN_LEASE_SECONDS:g}.")] = None,
     exit_when_idle: Annotated[bool, typer.Option(help="Stop when nothing is left to claim.")] = False,
+    policy: PolicyOption = None,
 ) -> None:
     """Claim exceptions and run the agent graph for each, with the checkpointer in the same database."""
     if lease is not None and lease < MIN_LEASE_SECONDS:
@@ -77,7 +89,7 @@ def worker(
             "renewal held up behind the longest step, or a live worker's exception is worked twice",
             param_hint="--lease")
     _logging()
-    settings = _settings(db, worker_lease_seconds=lease)
+    settings = _settings(db, worker_lease_seconds=lease, policy=policy)
     rt = open_runtime(settings)
     install_test_hook(os.environ.get("TOWER_TEST_AFTER_APPLIED"))
     w = Worker(rt, worker_id=worker_id or settings.worker_id or default_worker_id())
@@ -90,12 +102,12 @@ def worker(
         rt.close()
 
 
-def sweep(db: DbOption = None) -> None:
+def sweep(db: DbOption = None, policy: PolicyOption = None) -> None:
     """Expire held actions past their deadline and escalate their exceptions (the worker also does this)."""
-    settings = _settings(db)
+    settings = _settings(db, policy=policy)
     rt = open_runtime(settings)
     try:
-        escalated = sweep_expired(rt.engine, settings, now=rt.clock.now())
+        escalated = sweep_expired(rt.engine, settings, now=rt.clock.now(), book=rt.book)
     finally:
         rt.close()
     typer.echo(f"escalated {len(escalated)}" + (f": {', '.join(escalated)}" if escalated else ""))
@@ -114,18 +126,19 @@ def up(
              "days ahead in seconds, so every hold would expire before a supervisor could look.")] = False,
     ui: Annotated[bool, typer.Option("--ui/--no-ui", help="Also serve the dashboard (Streamlit).")] = True,
     ui_port: Annotated[int, typer.Option(help="The dashboard's port.")] = 8501,
+    policy: PolicyOption = None,
 ) -> None:
     """API + worker + simulator feed on one SQLite store, and the dashboard, on one machine."""
     _logging()
     if not db.startswith("sqlite"):
         raise typer.BadParameter("`tower up` runs on SQLite; start `tower api` and `tower worker`s for PostgreSQL",
                                  param_hint="--db")
-    settings = _settings(db, api_host=host, api_port=port, hold_deadlines=expire)
+    settings = _settings(db, api_host=host, api_port=port, hold_deadlines=expire, policy=policy)
     rt = open_runtime(settings)
     stop = threading.Event()
     threads = []
     if orders and not store_has_orders(rt.engine):
-        sim = Simulation(rt.engine, seed=seed, scenario=scenario_named(scenario), rules=oms_rules(),
+        sim = Simulation(rt.engine, seed=seed, scenario=scenario_named(scenario), rules=rt.rules,
                          start=parse_time(DEFAULT_START))
         rt.clock = sim.clock
 

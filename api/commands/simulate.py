@@ -2,6 +2,7 @@
 
 This is a composition root: it is where the policy book's numbers reach the
 OMS (the delay and fraud triggers, the carbon price); core itself knows none.
+`--policy` runs it under a variant, as `tower worker --policy` works it.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from core.detectors import Triggers
-from core.services import OmsRules
+from api.runtime import oms_rules, run_book
 from core.settings import get_settings
 from core.simulator import (
     SCENARIOS,
@@ -30,18 +30,8 @@ from core.simulator import (
 from core.simulator import simulate as run_simulation
 from core.store import open_store
 from core.world import parse_time
-from policies.book import BOOK
 
 DEFAULT_START = "2026-03-02T00:00:00Z"
-
-
-def book_rules() -> OmsRules:
-    """The OMS rules the default policy book sets."""
-    return OmsRules(
-        triggers=Triggers(delay_hours=BOOK.triggers.delay_hours,
-                          fraud_hold_score=BOOK.triggers.fraud_hold_score),
-        carbon_cents_per_kg=BOOK.carbon.cents_per_kg_default,
-    )
 
 
 def simulate(
@@ -55,6 +45,9 @@ def simulate(
         help="Override a scenario rate, NAME=VALUE (repeatable), e.g. --rate delay_rate=0.2.")] = None,
     reset: Annotated[bool, typer.Option(help="Empty the store's OMS tables first.")] = False,
     start: Annotated[str, typer.Option(help="Virtual start instant (ISO 8601, UTC).")] = DEFAULT_START,
+    policy: Annotated[Path | None, typer.Option(
+        help="A policy book variant (JSON laid over the shipped book) whose triggers raise the exceptions.",
+        dir_okay=False)] = None,
 ) -> None:
     """Simulate an order stream with disruptions; print a summary, optionally write the event log."""
     console = Console(stderr=True)
@@ -63,6 +56,7 @@ def simulate(
         began = parse_time(start)
         if began.tzinfo is None:
             raise ValueError(f"--start {start!r} needs a zone, e.g. {DEFAULT_START}")
+        rules = oms_rules(run_book(policy))
     except ValueError as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
@@ -86,7 +80,7 @@ def simulate(
             if steps % 50 == 0:
                 progress.update(task, steps=steps)
 
-        summary = run_simulation(engine, seed=seed, orders=orders, scenario=chosen, rules=book_rules(),
+        summary = run_simulation(engine, seed=seed, orders=orders, scenario=chosen, rules=rules,
                                  start=began, on_order=lambda: progress.advance(task), on_step=on_step)
         progress.update(task, steps=steps)
     written = write_event_log(engine, out) if out is not None else None

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from api import queries
 from api.auth import DECIDERS, ORDER_WRITERS
-from api.deps import Reader, SessionDep
+from api.deps import Reader, RuntimeDep, SessionDep
 from api.schemas import AUTH_ERRORS, Kpis, Me, PolicyOut
 
 router = APIRouter(tags=["overview"], responses=AUTH_ERRORS)
@@ -25,5 +25,6 @@ def me(principal: Reader) -> Me:
 
 
 @router.get("/policy", response_model=PolicyOut)
-def policy(_: Reader) -> PolicyOut:
-    return queries.policy()
+def policy(rt: RuntimeDep, _: Reader) -> PolicyOut:
+    """The policy book this service runs under (the shipped one, or the `--policy` variant)."""
+    return queries.policy(rt.book)

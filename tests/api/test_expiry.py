@@ -27,9 +27,9 @@ def test_the_sweep_expires_overdue_actions_escalates_and_audits_and_applies_noth
         client: TestClient, runtime: Runtime, clock: VirtualClock, held: Callable[..., str]) -> None:
     exc_id = held(0.45)
     clock.advance(timedelta(hours=23))
-    assert sweep_expired(runtime.engine, runtime.settings, now=clock.now()) == []
+    assert sweep_expired(runtime.engine, runtime.settings, now=clock.now(), book=runtime.book) == []
     clock.advance(timedelta(hours=1))
-    assert sweep_expired(runtime.engine, runtime.settings, now=clock.now()) == [exc_id]
+    assert sweep_expired(runtime.engine, runtime.settings, now=clock.now(), book=runtime.book) == [exc_id]
     d = client.get(f"/exceptions/{exc_id}", headers=as_("viewer")).json()
     assert d["state"] == "escalated"
     assert [a["status"] for a in d["actions"]] == ["expired"]
@@ -54,7 +54,7 @@ def test_with_deadlines_off_a_held_action_stays_decidable_however_far_the_clock_
     runtime.settings = runtime.settings.model_copy(update={"hold_deadlines": False})  # what `tower up` runs with
     exc_id = held(0.45)
     clock.advance(timedelta(days=30))
-    assert sweep_expired(runtime.engine, runtime.settings, now=clock.now()) == []
+    assert sweep_expired(runtime.engine, runtime.settings, now=clock.now(), book=runtime.book) == []
     [action] = client.get(f"/exceptions/{exc_id}", headers=as_("viewer")).json()["actions"]
     assert action["expires_at"] is None
     r = client.post(f"/exceptions/{exc_id}/decision", json={"decision": "approve"}, headers=as_("supervisor"))

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from api.cli import app
-from api.commands.simulate import book_rules
+from api.runtime import oms_rules
 from core.models import ActionRecord, Order, OrderException, Shipment
 from core.olist.extract import read_extract
 from core.olist.mapping import map_extract
@@ -25,6 +25,7 @@ from core.olist.ratecard import build_rate_card
 from core.store import fresh_memory_engine
 from evals.olist.replay import OlistReplay, ReplayLog
 from evals.olist.report import build_report, dumps
+from policies.book import BOOK
 
 LATE = "f3c19ec2622d12aafeb4c32621b951b2"
 MISSED_LIMIT = "f70a0aff17df5a6cdd9a7196128bd354"
@@ -39,7 +40,7 @@ def _replay(root: Path) -> tuple[Engine, ReplayLog, str]:
     card = build_rate_card(extract)
     mapped = map_extract(extract, card)
     engine = fresh_memory_engine()
-    log = OlistReplay(engine, mapped, card, rules=book_rules()).run()
+    log = OlistReplay(engine, mapped, card, rules=oms_rules(BOOK)).run()
     report = dumps(build_report(engine, mapped, card, log, orders=mapped.orders, complaints=extract.reviews))
     return engine, log, report
 

@@ -7,8 +7,10 @@ from sqlmodel import Session, col, select
 
 from core.facts import load_facts
 from core.models import ActionRecord, Order, Refund
-from policies.actions import Proposal
+from policies.actions import ApproveReturn, Proposal
+from policies.book import BOOK
 from policies.judge import judge
+from policies.preconditions import precondition_problem
 from tools.records import record_proposals
 from tools.runner import apply_record
 
@@ -103,3 +105,25 @@ def test_denied_records_are_never_applied() -> None:
     with Session(built.engine) as s:
         assert s.get(Order, "O-1").status == "on_hold"  # type: ignore[union-attr]
         assert s.exec(select(ActionRecord).where(col(ActionRecord.status) == "applied")).all() == []
+
+
+def test_the_tool_checks_preconditions_under_the_run_book_not_the_shipped_one() -> None:
+    """A variant where only `open` returns are undecided: the disputed R-1 can no longer be approved."""
+    built = build(shared_case("return-damaged-with-photos"))
+    strict = BOOK.model_copy(update={"returns": BOOK.returns.model_copy(update={"undecided_statuses": ("open",)})})
+    args = {"return_id": "R-1", "amount_cents": 4999}
+    assert precondition_problem(ApproveReturn(**args), _facts(built)) is None
+    assert precondition_problem(ApproveReturn(**args), _facts(built), book=strict) == "return R-1 is already disputed"
+    [verdict] = judge([Proposal(action="approve_return", args=args, confidence=1.0)], _facts(built), book=strict)
+    assert (verdict.decision, verdict.rule_ids, verdict.policy_version) == ("deny", ("P7",), strict.version)
+    record_id = _record(built, "approve_return", args, status="approved")  # judged under the shipped book: applies
+    rec = apply_record(built.engine, record_id, now=built.now, actor="sup", book=strict)
+    assert rec.status == "denied"
+    with Session(built.engine) as s:
+        assert "already disputed" in s.get(ActionRecord, record_id).result["error"]  # type: ignore[union-attr,index]
+        assert s.exec(select(Refund)).all() == []
+
+
+def _facts(built):  # type: ignore[no-untyped-def]
+    with Session(built.engine) as s:
+        return load_facts(s, built.exception_id, built.now, 10)
