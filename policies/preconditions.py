@@ -8,6 +8,7 @@ talk its way past them and a stale approval cannot apply.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from core.facts import Facts
 from policies import actions as a
@@ -23,10 +24,27 @@ class Ledger:
         self.lines_cancelled = 0
 
 
+@dataclass(frozen=True)
+class Failure:
+    """A failed precondition and the book's rule it enforces besides section 7 (P7), where there is one."""
+
+    text: str
+    rule: str = "P7"
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def precondition_failure(args: a._Args, f: Facts, ledger: Ledger | None = None) -> Failure | None:
+    """Why this action cannot be applied now, with the rule that says so, or None when it can."""
+    found = _CHECKS[type(args)](args, f, ledger or Ledger())
+    return Failure(found) if isinstance(found, str) else found
+
+
 def precondition_problem(args: a._Args, f: Facts, ledger: Ledger | None = None) -> str | None:
     """Why this action cannot be applied now, or None when it can."""
-    check = _CHECKS[type(args)]
-    return check(args, f, ledger or Ledger())
+    found = precondition_failure(args, f, ledger)
+    return None if found is None else found.text
 
 
 def _own_order(order_id: str, f: Facts) -> str | None:
@@ -107,20 +125,20 @@ def _refundable(f: Facts, ledger: Ledger) -> int:
     return f.order.refundable_cents - ledger.refunded_cents
 
 
-def _refund(x: a.Refund, f: Facts, ledger: Ledger) -> str | None:
+def _refund(x: a.Refund, f: Facts, ledger: Ledger) -> str | Failure | None:
     if problem := _own_order(x.order_id, f):
         return problem
     refundable = _refundable(f, ledger)
     if x.amount_cents <= 0:
-        return "a refund must be more than 0"
+        return Failure("a refund must be more than 0", "M1")
     if x.amount_cents > refundable:
-        return f"refund of {x.amount_cents} exceeds the refundable {refundable} (M1)"
+        return Failure(f"refund of {x.amount_cents} exceeds the refundable {refundable} (M1)", "M1")
     cancelled = f.order.status == "cancelled" or ledger.order_cancelled
     if x.reason == "order_cancel" and not cancelled:
-        return "an order_cancel refund needs the order cancelled first (M5)"
+        return Failure("an order_cancel refund needs the order cancelled first (M5)", "M5")
     lines_cancelled = ledger.lines_cancelled or any(line.status == "cancelled" for line in f.order.lines)
     if x.reason == "line_cancel" and not (lines_cancelled or cancelled):
-        return "a line_cancel refund needs a cancelled line (M5)"
+        return Failure("a line_cancel refund needs a cancelled line (M5)", "M5")
     return None
 
 
@@ -145,12 +163,14 @@ def _undecided(return_id: str, f: Facts) -> str | None:
     return None
 
 
-def _approve(x: a.ApproveReturn, f: Facts, ledger: Ledger) -> str | None:
+def _approve(x: a.ApproveReturn, f: Facts, ledger: Ledger) -> str | Failure | None:
     if problem := _undecided(x.return_id, f):
         return problem
     refundable = _refundable(f, ledger)
-    if x.amount_cents < 0 or x.amount_cents > refundable:
-        return f"approving {x.amount_cents} exceeds the refundable {refundable} (R8)"
+    if x.amount_cents < 0:
+        return f"an approved amount cannot be negative ({x.amount_cents})"
+    if x.amount_cents > refundable:
+        return Failure(f"approving {x.amount_cents} exceeds the refundable {refundable} (R8)", "R8")
     return None
 
 
@@ -158,7 +178,7 @@ def _deny(x: a.DenyReturn, f: Facts, _: Ledger) -> str | None:
     return _undecided(x.return_id, f)
 
 
-_CHECKS: dict[type, Callable[..., str | None]] = {
+_CHECKS: dict[type, Callable[..., str | Failure | None]] = {
     a.NotifyCustomer: _notify, a.RerouteShipment: _reroute, a.ReallocateLine: _reallocate,
     a.BackorderLine: _backorder, a.CancelLine: _cancel_line, a.CancelOrder: _cancel_order,
     a.Refund: _refund, a.StoreCredit: _store_credit, a.ReleaseHold: _release,
