@@ -31,7 +31,7 @@ from core.facts import Facts, load_facts
 from core.models import ActionRecord, ExceptionState, OrderException
 from core.store import UnitOfWork
 from policies.actions import Proposal
-from policies.judge import Approval, judge, processing_rank
+from policies.judge import Approval, judge, judge_batch, processing_rank
 from tools.records import AuditLog, record_proposals, record_rows, records_of
 from tools.runner import apply_ready, foreign_ref_checker
 
@@ -84,20 +84,24 @@ def judge_and_apply(state: GraphState, runtime: Rt) -> GraphState:
     now = cx.clock.now()
     facts = Facts.model_validate(state["facts"])
     proposals = [Proposal.model_validate(p) for p in state.get("proposals", [])]
+    undone: list[str] = []
 
     def record(uow: UnitOfWork, audit: AuditLog) -> None:
+        judged = judge_batch(proposals, facts, is_foreign_ref=foreign_ref_checker(uow.session, facts.customer.id),
+                             book=cx.book)
+        undone[:] = [judged.wait_reason] if judged.wait_reason else []
         audit.add(now, facts.exception.id, cx.actor, "planned",
                   {"planner": state.get("planner"), "notes": state.get("plan_notes", []),
-                   "usage": state.get("usage", {}), "proposals": len(proposals), "failure": state.get("failure")})
-        verdicts = judge(proposals, facts, is_foreign_ref=foreign_ref_checker(uow.session, facts.customer.id),
-                         book=cx.book)
-        record_proposals(uow.session, facts.exception.id, proposals, verdicts, planner=state["planner"],
+                   "usage": state.get("usage", {}), "proposals": len(proposals), "failure": state.get("failure"),
+                   "left_undone": undone[0] if undone else None})
+        record_proposals(uow.session, facts.exception.id, proposals, judged.verdicts, planner=state["planner"],
                          now=now, actor=cx.actor, audit=audit)
 
     held = apply_ready(cx.engine, facts.exception.id, now=now, actor=cx.actor, book=cx.book,
                        order_id=facts.exception.order_id, record=record)
-    if held or state.get("failure"):
-        return {"held": held}
+    reason = "; ".join(r for r in (state.get("failure"), *undone) if r) or None
+    if held or reason:
+        return {"held": held, "wait_reason": reason}
     return {"held": 0, "outcome": _close(state, cx)}  # nothing waits: close here, one checkpoint fewer
 
 
@@ -106,12 +110,17 @@ def reapply(state: GraphState, runtime: Rt) -> GraphState:
     return {"held": apply_ready(cx.engine, state["exception_id"], now=cx.clock.now(), actor=cx.actor, book=cx.book)}
 
 
+def _waits(state: GraphState) -> bool:
+    """Something is held, or the exception itself waits (the planner failed, the plan left something undone)."""
+    return bool(state.get("held") or state.get("wait_reason") or state.get("failure"))
+
+
 def after_apply(state: GraphState) -> Literal["await_approval", "close"]:
-    return "await_approval" if state.get("held") or state.get("failure") else "close"
+    return "await_approval" if _waits(state) else "close"
 
 
 def after_first_apply(state: GraphState) -> Literal["await_approval", "__end__"]:
-    return "await_approval" if state.get("held") or state.get("failure") else END
+    return "await_approval" if _waits(state) else END
 
 
 def await_approval(state: GraphState, runtime: Rt) -> GraphState:
@@ -123,25 +132,25 @@ def await_approval(state: GraphState, runtime: Rt) -> GraphState:
     resumes it). A planner failure with nothing recorded still waits: a supervisor must look.
     """
     cx = runtime.context
+    reason = state.get("wait_reason") or state.get("failure")
     with UnitOfWork(cx.engine) as uow:
         uow.conn.execute(_LOCK, {"xid": state["exception_id"]})
         exc = _exception(uow.conn, state["exception_id"])
         records = record_rows(uow.conn, exc.id)
         held = [r for r in records if r.status == "held"]
-        if records and not held:
+        if not held and any(r.decided_by for r in records):  # decided before we got here; left undone still waits
             uow.commit()
             return {"rounds": state.get("rounds", 0) + 1, "failure": None}
         if exc.state == ExceptionState.working:
-            uow.emit(move_exception(exc, ExceptionState.awaiting_approval, cx.clock.now(),
-                                    reason=state.get("failure")))
+            uow.emit(move_exception(exc, ExceptionState.awaiting_approval, cx.clock.now(), reason=reason))
             _save(uow.conn, exc, ExceptionState.working)
-        request = ApprovalRequest(exception_id=exc.id, reason=state.get("failure"), items=[
+        request = ApprovalRequest(exception_id=exc.id, reason=reason, items=[
             HeldItem(key=r.idempotency_key, action=r.action, args=r.args, confidence=r.confidence,
                      rationale=r.rationale, rule_ids=r.verdict.get("rule_ids", []),
                      reasons=r.verdict.get("reasons", []), required_role=r.required_role) for r in held])
         uow.commit()
     interrupt(request.model_dump(mode="json"))
-    return {"rounds": state.get("rounds", 0) + 1, "failure": None}
+    return {"rounds": state.get("rounds", 0) + 1, "failure": None, "wait_reason": None}
 
 
 def decide(state: GraphState, runtime: Rt) -> GraphState:

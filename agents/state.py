@@ -15,6 +15,9 @@ class GraphState(TypedDict, total=False):
     plan_notes: list[str]
     usage: dict[str, float]
     failure: str | None
+    wait_reason: str | None
+    """Why the exception waits for a supervisor beyond its held actions: the planner failed, or the plan
+    left undone what the book gives (policy.md section 1)."""
     held: int
     rounds: int
     outcome: str

@@ -26,6 +26,9 @@ from core.world import World
 
 Outcome = Literal["auto", "approval"]
 OUTCOMES: tuple[Outcome, ...] = ("auto", "approval")
+ActionStatus = Literal["applied", "held", "denied", "rejected", "withdrawn"]
+LIVE_STATUSES: tuple[ActionStatus, ...] = ("applied", "held")
+"""What an expected action without `status` matches, and all a case without `proposals` may pin."""
 ExceptionTypeName = Literal["delay", "stockout", "fraud_hold", "return_dispute"]
 
 
@@ -77,12 +80,19 @@ def _arg_value(value: Any) -> ArgValue:
 
 
 class ExpectedAction(BaseModel):
-    """An action the agents must apply or hold: its name plus the arguments that must be equal."""
+    """An action the agents must apply or hold (or, pinned by `status`, deny): its name plus the arguments
+    that must be equal."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
     __pydantic_extra__: dict[str, Annotated[ArgValue, BeforeValidator(_arg_value)]] = Field(init=False)
 
     action: StrictStr
+    status: ActionStatus | None = None
+
+    @property
+    def statuses(self) -> tuple[str, ...]:
+        """The statuses a produced action may have to match this one."""
+        return LIVE_STATUSES if self.status is None else (self.status,)
 
     @property
     def fields(self) -> dict[str, ArgValue]:
@@ -146,4 +156,7 @@ class Case(_Strict):
     now: AwareDatetime
     world: World
     exception: ExceptionIn
+    proposals: tuple[Any, ...] | None = None
+    """A scripted planner's first plan: entries as a planner said them, each judged (a malformed one is
+    denied, never a load error)."""
     expect: Expect

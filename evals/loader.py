@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from core.world import reference_errors
-from evals.case import Case, DelayIn, ReturnDisputeIn, StockoutIn
+from evals.case import LIVE_STATUSES, Case, DelayIn, ReturnDisputeIn, StockoutIn
 from policies.book import BOOK
 
 SKIPPED_FOLDER = "cassettes"
@@ -122,13 +122,23 @@ def case_reference_errors(case: Case) -> list[tuple[str, str]]:
             errors.append(("exception.sku", f"sku {exc.sku!r} is not a line of order {order.id!r}"))
     if isinstance(exc, StockoutIn) and exc.location not in {x.id for x in case.world.locations}:
         errors.append(("exception.location", f"location {exc.location!r} does not exist"))
+    pinnable = pinnable_statuses(case)
     for i, expected in enumerate(case.expect.actions):
         if expected.action not in ACTIONS:
             errors.append((f"expect.actions[{i}].action", _not_an_action(expected.action)))
+        if expected.status is not None and expected.status not in pinnable:
+            errors.append((f"expect.actions[{i}].status",
+                           f"{expected.status!r} cannot be pinned in this case (it may pin {', '.join(pinnable)}; "
+                           "`denied` needs `proposals`)"))
     for i, name in enumerate(case.expect.forbidden):
         if name not in ACTIONS:
             errors.append((f"expect.forbidden[{i}]", _not_an_action(name)))
     return errors
+
+
+def pinnable_statuses(case: Case) -> tuple[str, ...]:
+    """The statuses an expected action of this case may pin: applied or held, and denied with `proposals`."""
+    return (*LIVE_STATUSES, "denied") if case.proposals is not None else LIVE_STATUSES
 
 
 def _belongs(what: str, ident: str, at: str, order_id: str, owner: dict[str, str]) -> list[tuple[str, str]]:

@@ -109,18 +109,25 @@ def default_work() -> WorkFn:
 
 def planner_factory(kind: PlannerKind, cassettes: Path | None = None,
                     get_planner: Callable[..., Any] | None = None, *, book: PolicyBook = BOOK) -> PlannerFor:
-    """A planner per case, reading `book`; llm replays `<case id>.yaml` from `cassettes` or the case's folder."""
+    """A planner per case, reading `book`; llm replays `<case id>.yaml` from `cassettes` or the case's folder.
+
+    A case with `proposals` gets a scripted planner for its first plan, standing in for this one.
+    """
     if get_planner is None:
         from agents.planners import get_planner
+    from agents.planners.scripted import ScriptedPlanner
 
-    if kind == "rules":
-        return lambda _case: get_planner("rules", book=book)
-
-    def llm(item: LoadedCase) -> Any:
+    def base(item: LoadedCase) -> Any:
+        if kind == "rules":
+            return get_planner("rules", book=book)
         folder = cassettes if cassettes is not None else item.path.parent / CASSETTES_FOLDER
         return get_planner("llm", cassette_dir=folder, case_id=item.case.id, book=book)
 
-    return llm
+    def for_case(item: LoadedCase) -> Any:
+        planner = base(item)
+        return planner if item.case.proposals is None else ScriptedPlanner(item.case.proposals, then=planner)
+
+    return for_case
 
 
 def run_case(item: LoadedCase, *, work: WorkFn, planner_for: PlannerFor, book: PolicyBook = BOOK) -> CaseResult:
@@ -152,10 +159,8 @@ def run_case(item: LoadedCase, *, work: WorkFn, planner_for: PlannerFor, book: P
 
 
 def _matches(expect: Expect, actions: list[ProducedAction]) -> dict[int, int]:
-    """The scorer's matching (over applied and held actions), as indexes into all the actions."""
-    live = [i for i, a in enumerate(actions) if a.status != "denied"]
-    pairs = maximum_matching(expect.actions, [actions[i] for i in live])
-    return {e: live[p] for e, p in sorted(pairs.items())}
+    """The scorer's matching, as indexes into all the actions."""
+    return dict(sorted(maximum_matching(expect.actions, actions).items()))
 
 
 def combine_runs(runs: Sequence[CaseResult]) -> CaseResult:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
 
 ActionName = Literal[
     "notify_customer", "reroute_shipment", "reallocate_line", "backorder_line", "cancel_line",
@@ -19,6 +19,8 @@ Topic = Literal["delay", "backorder", "cancellation", "verification", "info_requ
 
 
 class _Args(BaseModel):
+    """Arguments as a planner gives them in JSON: numbers and flags are not read out of text (no "1500")."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -33,27 +35,27 @@ class RerouteShipment(_Args):
     shipment_id: str
     to_location: str
     service: Literal["standard", "express", "same_day"]
-    reship: bool = False
+    reship: StrictBool = False
 
 
 class ReallocateLine(_Args):
     order_id: str
     sku: str
-    qty: int = Field(gt=0)
+    qty: StrictInt = Field(gt=0)
     to_location: str
 
 
 class BackorderLine(_Args):
     order_id: str
     sku: str
-    qty: int = Field(gt=0)
+    qty: StrictInt = Field(gt=0)
     expected_at: AwareDatetime
 
 
 class CancelLine(_Args):
     order_id: str
     sku: str
-    qty: int = Field(gt=0)
+    qty: StrictInt = Field(gt=0)
 
 
 class CancelOrder(_Args):
@@ -63,13 +65,13 @@ class CancelOrder(_Args):
 
 class Refund(_Args):
     order_id: str
-    amount_cents: int
+    amount_cents: StrictInt
     reason: Literal["shipping_fee", "goodwill", "line_cancel", "order_cancel", "return"]
 
 
 class StoreCredit(_Args):
     customer_id: str
-    amount_cents: int
+    amount_cents: StrictInt
     reason: str
 
 
@@ -79,7 +81,7 @@ class ReleaseHold(_Args):
 
 class ApproveReturn(_Args):
     return_id: str
-    amount_cents: int
+    amount_cents: StrictInt
 
 
 class DenyReturn(_Args):
@@ -111,6 +113,8 @@ class Proposal(BaseModel):
         default_factory=dict,
         description="readings of missing facts the proposal rests on, e.g. {'reason': 'damaged'}",
     )
+    malformed: str | None = Field(
+        None, description="why what the planner said cannot be read as a proposal (the judge denies it)")
 
 
 def parse_args(action: str, args: dict[str, Any]) -> _Args:

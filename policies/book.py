@@ -201,7 +201,7 @@ RULES: dict[str, str] = {
     "R8": "An approved amount never exceeds the refundable amount.",
     "P7": "Preconditions of section 7, checked against current state.",
     "C7": "Message checks of section 7.",
-    "N0": "The book asks for no action.",
+    "N0": "What the book does not give for the facts (another action, other values, a repeat) is denied (section 1).",
 }
 
 

@@ -8,6 +8,7 @@ talk its way past them and a stale approval cannot apply.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from core.facts import Facts
 from policies import actions as a
@@ -23,11 +24,29 @@ class Ledger:
         self.lines_cancelled = 0
 
 
+@dataclass(frozen=True)
+class Failure:
+    """A failed precondition and the book's rule it enforces besides section 7 (P7), where there is one."""
+
+    text: str
+    rule: str = "P7"
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def precondition_failure(args: a._Args, f: Facts, ledger: Ledger | None = None, *,
+                         book: PolicyBook = BOOK) -> Failure | None:
+    """Why this action cannot be applied now under `book` (the run's), with the rule that says so, or None."""
+    found = _CHECKS[type(args)](args, f, ledger or Ledger(), book)
+    return Failure(found) if isinstance(found, str) else found
+
+
 def precondition_problem(args: a._Args, f: Facts, ledger: Ledger | None = None, *,
                          book: PolicyBook = BOOK) -> str | None:
     """Why this action cannot be applied now under `book` (the run's), or None when it can."""
-    check = _CHECKS[type(args)]
-    return check(args, f, ledger or Ledger(), book)
+    found = precondition_failure(args, f, ledger, book=book)
+    return None if found is None else found.text
 
 
 def _own_order(order_id: str, f: Facts) -> str | None:
@@ -108,20 +127,20 @@ def _refundable(f: Facts, ledger: Ledger) -> int:
     return f.order.refundable_cents - ledger.refunded_cents
 
 
-def _refund(x: a.Refund, f: Facts, ledger: Ledger, book: PolicyBook) -> str | None:
+def _refund(x: a.Refund, f: Facts, ledger: Ledger, book: PolicyBook) -> str | Failure | None:
     if problem := _own_order(x.order_id, f):
         return problem
     refundable = _refundable(f, ledger)
     if x.amount_cents <= 0:
-        return "a refund must be more than 0"
+        return Failure("a refund must be more than 0", "M1")
     if x.amount_cents > refundable:
-        return f"refund of {x.amount_cents} exceeds the refundable {refundable} (M1)"
+        return Failure(f"refund of {x.amount_cents} exceeds the refundable {refundable} (M1)", "M1")
     cancelled = f.order.status == "cancelled" or ledger.order_cancelled
     if x.reason == "order_cancel" and not cancelled:
-        return "an order_cancel refund needs the order cancelled first (M5)"
+        return Failure("an order_cancel refund needs the order cancelled first (M5)", "M5")
     lines_cancelled = ledger.lines_cancelled or any(line.status == "cancelled" for line in f.order.lines)
     if x.reason == "line_cancel" and not (lines_cancelled or cancelled):
-        return "a line_cancel refund needs a cancelled line (M5)"
+        return Failure("a line_cancel refund needs a cancelled line (M5)", "M5")
     return None
 
 
@@ -146,12 +165,14 @@ def _undecided(return_id: str, f: Facts, book: PolicyBook) -> str | None:
     return None
 
 
-def _approve(x: a.ApproveReturn, f: Facts, ledger: Ledger, book: PolicyBook) -> str | None:
+def _approve(x: a.ApproveReturn, f: Facts, ledger: Ledger, book: PolicyBook) -> str | Failure | None:
     if problem := _undecided(x.return_id, f, book):
         return problem
     refundable = _refundable(f, ledger)
-    if x.amount_cents < 0 or x.amount_cents > refundable:
-        return f"approving {x.amount_cents} exceeds the refundable {refundable} (R8)"
+    if x.amount_cents < 0:
+        return f"an approved amount cannot be negative ({x.amount_cents})"
+    if x.amount_cents > refundable:
+        return Failure(f"approving {x.amount_cents} exceeds the refundable {refundable} (R8)", "R8")
     return None
 
 
@@ -159,7 +180,7 @@ def _deny(x: a.DenyReturn, f: Facts, _: Ledger, book: PolicyBook) -> str | None:
     return _undecided(x.return_id, f, book)
 
 
-_CHECKS: dict[type, Callable[..., str | None]] = {
+_CHECKS: dict[type, Callable[..., str | Failure | None]] = {
     a.NotifyCustomer: _notify, a.RerouteShipment: _reroute, a.ReallocateLine: _reallocate,
     a.BackorderLine: _backorder, a.CancelLine: _cancel_line, a.CancelOrder: _cancel_order,
     a.Refund: _refund, a.StoreCredit: _store_credit, a.ReleaseHold: _release,

@@ -21,12 +21,21 @@ from policies.book import BOOK, PolicyBook
 
 @dataclass(frozen=True)
 class Step:
-    """One action the book gives, the rules that give it, and the rules that hold it alone."""
+    """One action the book gives, the rules that give it, and the rules that hold it alone.
+
+    `tag` names a decision other steps go with; `after` names the decisions this step goes with
+    (a cancellation's refund and notice, a return decision's message: section 1, "A batch is judged
+    as a whole" and "Messages wait with the decision they announce"). `free` lists arguments the
+    book leaves to the planner (a cancellation's reason where the book names none).
+    """
 
     action: str
     args: dict[str, Any]
     rule_ids: tuple[str, ...]
     hold_rules: tuple[str, ...] = ()
+    tag: str = ""
+    after: tuple[str, ...] = ()
+    free: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,8 @@ class BookPlan:
 
 
 RETURN_REASONS = ("damaged", "wrong_item", "not_as_described", "changed_mind", "not_received")
+CANCEL_REASONS_GIVEN = ("fraud",)
+"""The cancellation reasons the book names (F4: reason `fraud`); elsewhere the reason is the planner's."""
 
 
 def book_plan(facts: Facts, *, reason: str | None = None, book: PolicyBook = BOOK) -> BookPlan:
@@ -113,18 +124,23 @@ def _cancel_steps(f: Facts, items: tuple[ItemFacts, ...], rule: str, reason: str
         remaining[item.sku] = remaining.get(item.sku, 0) - item.qty
     steps: list[Step] = []
     if all(qty <= 0 for qty in remaining.values()):
-        steps.append(Step("cancel_order", {"order_id": f.order.id, "reason": reason}, (rule,)))
+        free = () if reason in CANCEL_REASONS_GIVEN else ("reason",)
+        steps.append(Step("cancel_order", {"order_id": f.order.id, "reason": reason}, (rule,), tag="cancel",
+                          free=free))
         if f.order.refundable_cents > 0:
             steps.append(Step("refund", {"order_id": f.order.id, "amount_cents": f.order.refundable_cents,
-                                         "reason": "order_cancel"}, (rule, "M5")))
+                                         "reason": "order_cancel"}, (rule, "M5"), after=("cancel",)))
     else:
-        for item in items:
-            steps.append(Step("cancel_line", {"order_id": f.order.id, "sku": item.sku, "qty": item.qty}, (rule,)))
+        for n, item in enumerate(items):
+            tag = f"cancel-{n}"
+            steps.append(Step("cancel_line", {"order_id": f.order.id, "sku": item.sku, "qty": item.qty}, (rule,),
+                              tag=tag))
             amount = item.qty * f.order.unit_price(item.sku)
             if amount > 0:
                 steps.append(Step("refund", {"order_id": f.order.id, "amount_cents": amount,
-                                             "reason": "line_cancel"}, (rule, "M5")))
-    steps.append(Step("notify_customer", {"order_id": f.order.id, "topic": "cancellation"}, (rule,)))
+                                             "reason": "line_cancel"}, (rule, "M5"), after=(tag,)))
+    cancels = tuple(s.tag for s in steps if s.tag)
+    steps.append(Step("notify_customer", {"order_id": f.order.id, "topic": "cancellation"}, (rule,), after=cancels))
     return steps
 
 
@@ -280,27 +296,32 @@ def _returns(f: Facts, book: PolicyBook, reading: str | None) -> BookPlan:
     assumed = {} if ret.reason else ({"reason": reading} if reading else {})
     if reason is None:
         return BookPlan(steps=(), notes=("no reason code and no reading of the claim",))
-    paid = sum(i.qty * o.unit_price(i.sku) for i in ret.lines)
-    amount = min(paid, o.refundable_cents)
-    cut = ("R8",) if amount < paid else ()
+    paid = _paid(f, ret.lines)
     abuse = _abuse(f, book)
 
     def decided(step: Step, rule: str) -> list[Step]:
-        return [step, Step("notify_customer", {"order_id": o.id, "topic": "return_decision"}, (rule,))]
+        message = Step("notify_customer", {"order_id": o.id, "topic": "return_decision"}, (rule,),
+                       after=(step.tag,))
+        return [step, message]
 
-    def approve(rule: str) -> Step:
+    def approve(rule: str, value: int = paid) -> Step:
+        amount = min(value, o.refundable_cents)
+        cut = ("R8",) if amount < value else ()
         return Step("approve_return", {"return_id": ret.id, "amount_cents": amount}, (rule, *cut),
-                    hold_rules=("R7",) if abuse else ())
+                    hold_rules=("R7",) if abuse else (), tag="decision")
 
     def deny(rule: str, why: str) -> Step:
-        return Step("deny_return", {"return_id": ret.id, "reason": why}, (rule,))
+        return Step("deny_return", {"return_id": ret.id, "reason": why}, (rule,), tag="decision")
 
-    delivered = _delivered_at(f, ret.lines)
     window = timedelta(days=r_book.window_days.get(f.customer.tier, r_book.window_days["standard"]))
-    if delivered is not None and f.now > delivered + window:
+    inside = tuple(i for i in ret.lines if not _outside(f, i, window))
+    if not inside:
         held = ("R1",) if f.customer.tier in r_book.window_held_tiers else ()
         return BookPlan(steps=tuple(decided(deny("R1", "outside_window"), "R1")), case_hold=held,
-                        notes=("outside the return window (R1)",), reading=assumed)
+                        notes=("outside the return window (R1)",))
+    if len(inside) < len(ret.lines):  # R1 comes before the reason: neither plan rests on a reading of the claim
+        return BookPlan(steps=tuple(decided(approve("R1", _paid(f, inside)), "R1")), case_hold=("R1",),
+                        notes=("lines on both sides of the return window: held, approving those inside (R1)",))
     final_sale = any(not f.products[i.sku].returnable for i in ret.lines if i.sku in f.products)
     if final_sale and reason in r_book.final_sale_denied_reasons:
         return BookPlan(steps=tuple(decided(deny("R2", "final_sale"), "R2")),
@@ -333,10 +354,19 @@ def _holding_shipments(f: Facts, items: tuple[ItemFacts, ...]) -> list[ShipmentF
     return [s for s in f.order.shipments if s.status != "cancelled" and skus & {x.sku for x in s.lines}]
 
 
-def _delivered_at(f: Facts, items: tuple[ItemFacts, ...]) -> datetime | None:
-    """When the returned goods arrived: the latest delivery among the shipments holding them."""
-    times = [s.delivered_at or s.eta for s in _holding_shipments(f, items)]
-    return max(times) if times else None
+def _paid(f: Facts, items: tuple[ItemFacts, ...]) -> int:
+    """A return's paid value: its lines' qty × unit price."""
+    return sum(i.qty * f.order.unit_price(i.sku) for i in items)
+
+
+def _outside(f: Facts, item: ItemFacts, window: timedelta) -> bool:
+    """Whether this returned line is past its window, counted from its own shipment (R1).
+
+    A line came in the shipment that holds its sku; where a sku came in more than one, the latest
+    delivery counts. A line no shipment holds has no delivery to count from: it is inside.
+    """
+    times = [s.delivered_at or s.eta for s in _holding_shipments(f, (item,))]
+    return bool(times) and f.now > max(times) + window
 
 
 def _delivery_scanned(f: Facts, items: tuple[ItemFacts, ...]) -> bool:

@@ -18,6 +18,13 @@ if [ -d ../shared/cases ]; then
   .venv/bin/tower eval run ../shared/cases --planner llm --cassettes evals/cassettes/shared \
     --report artifacts/eval-shared-llm.json
 fi
+if [ -d ../shared/cases-proposals ]; then
+  echo "== tower eval run ../shared/cases-proposals (scripted planners: the judge against careless or hostile plans)" >&2
+  .venv/bin/tower eval run ../shared/cases-proposals --report artifacts/eval-shared-proposals.json
+fi
+echo "== tower eval run evals/suites/redteam (the project's own scripted-planner cases, both planners)" >&2
+.venv/bin/tower eval run evals/suites/redteam --report artifacts/eval-redteam.json
+.venv/bin/tower eval run evals/suites/redteam --planner llm --report artifacts/eval-redteam-llm.json
 # pytest runs last so that its summary line ends the output: that is the count CI reads.
 echo "== pytest" >&2
 .venv/bin/pytest "$@"

@@ -1,8 +1,10 @@
 """The rules planner: the book's rules on structured facts; deterministic, no network.
 
 Confidence is 1.0 where the facts decide; where a return has only a free-text
-claim, the claim reader's confidence carries over to every action of that
-reading, so an unclear claim is held rather than guessed into money.
+claim and the decision rests on reading it, the claim reader's confidence
+carries over to every action of that reading, so an unclear claim is held
+rather than guessed into money. (R1 comes before the reason: a decision on
+the window rests on no reading.)
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class RulesPlanner:
             notes.append(f"no reason code; the claim reads as {r.reason} (confidence {r.confidence:.2f}; "
                          f"found {found})")
         plan = book_plan(facts, reason=reading, book=self.book)
+        if not plan.reading:
+            confidence = 1.0
         rationale = "; ".join([*notes, *plan.notes])
         proposals = []
         for step in plan.steps:

@@ -22,6 +22,7 @@ from core.models import ActionRecord, Order, OrderException, Shipment
 from core.olist.extract import Review
 from core.olist.mapping import COMPLAINT_LABELS, Mapped, ReplayOrder
 from core.olist.ratecard import GRAMS_CO2_PER_KM, MIN_KM, MIN_SAMPLES, RateCard
+from evals.analysis import NO_ACTION
 from evals.olist.replay import ReplayLog
 from policies.book import BOOK
 from policies.claims import read_claim
@@ -179,7 +180,7 @@ def _decisions(exceptions: list[OrderException], records: list[ActionRecord]) ->
     acted = {r.exception_id for r in records}
     none = [x for x in exceptions if x.id not in acted and x.state == "resolved"]
     if none:
-        by_rule.setdefault("N0", Counter())["resolved_with_no_action"] = len(none)
+        by_rule.setdefault(NO_ACTION, Counter())["resolved_with_no_action"] = len(none)  # N0 is a denial
     outcome: dict[str, Counter[str]] = {}
     for x in exceptions:
         kind = {"resolved": "auto_resolved", "awaiting_approval": "held"}.get(x.state, x.state)

@@ -94,11 +94,13 @@ def test_a_payout_over_the_lead_line_stays_held_when_a_supervisor_approves_it() 
     saver = InMemorySaver()
     first = work_exception(built.engine, built.exception_id, clock=built.clock, checkpointer=saver)
     held = [a for a in first.actions if a.status == "held"]
-    assert [(a.action, a.required_role) for a in held] == [("approve_return", "lead")]
+    # the return_decision message waits with the decision it announces, for the same lead (policy.md section 1)
+    assert [(a.action, a.required_role) for a in held] == [("approve_return", "lead"), ("notify_customer", "lead")]
     _decide(built.engine, built.exception_id, "approve", role="supervisor")
     again = resume_exception(built.engine, built.exception_id, clock=built.clock, checkpointer=saver,
                              decided_by="sam")
     assert again.state == "awaiting_approval"
+    assert {a.action: a.status for a in again.actions} == {"approve_return": "held", "notify_customer": "held"}
     _decide(built.engine, built.exception_id, "approve", role="lead")
     done = resume_exception(built.engine, built.exception_id, clock=built.clock, checkpointer=saver,
                             decided_by="lee")

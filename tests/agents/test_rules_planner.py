@@ -190,6 +190,6 @@ def test_the_claim_reader_names_the_reason_a_claim_states(claim: str, reason: st
     assert reading.confidence >= 0.90
 
 
-def test_the_abuse_guard_holds_a_read_claims_approval_too() -> None:
+def test_the_abuse_guard_holds_a_read_claims_approval_too_and_its_message_waits_with_it() -> None:
     facts = _disputed(reason=None, claim="The lamp arrived broken, smashed to pieces.", refunds_90d=3)
-    assert _decisions(facts) == {"approve_return": "hold", "notify_customer": "apply"}
+    assert _decisions(facts) == {"approve_return": "hold", "notify_customer": "hold"}

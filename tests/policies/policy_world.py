@@ -14,18 +14,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from agents.planners.base import Plan, Planner
+from agents.planners.rules import RulesPlanner
+from agents.planners.scripted import ScriptedPlanner as ScriptPlanner
 from agents.service import ActionView, WorkResult, work_exception
 from core.clock import FixedClock
 from core.exceptions import raise_exception
 from core.facts import Facts, load_facts
+from core.models import Event
 from core.store import UnitOfWork, fresh_memory_engine
 from core.world import World, import_world
 from policies.actions import Proposal
 from policies.book import carbon_cents_per_kg
-from policies.judge import Approval, Verdict, judge
+from policies.judge import Approval, Judgement, Verdict, judge, judge_batch
 from policies.rules import BookPlan, Step, book_plan
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -172,6 +175,17 @@ class Case:
     def judge(self, proposals: Sequence[Proposal], approval: Approval | None = None) -> list[Verdict]:
         return judge(proposals, self.facts(), approval=approval)
 
+    def judge_batch(self, proposals: Sequence[Proposal], facts: Facts | None = None) -> Judgement:
+        return judge_batch(proposals, facts or self.facts())
+
+    def wait_reason(self) -> str | None:
+        """The reason recorded when the exception last moved to awaiting_approval (None if it never did)."""
+        with UnitOfWork(self.engine) as uow:
+            rows = uow.session.execute(select(Event.data).where(
+                Event.aggregate_id == self.exception_id, Event.type == "exception.awaiting_approval")
+                .order_by(Event.seq)).scalars().all()
+        return rows[-1].get("reason") if rows else None
+
     def work(self, planner: Planner | None = None) -> Outcome:
         return Outcome(work_exception(self.engine, self.exception_id, clock=FixedClock(self.now),
                                       planner=planner, carbon_cents_per_kg=self.carbon_cents_per_kg))
@@ -261,6 +275,11 @@ def proposal(s: Step, *, confidence: float = 1.0, body: str = BODY) -> Proposal:
     if s.action == "notify_customer":
         args["body"] = body
     return Proposal(action=s.action, args=args, confidence=confidence, rule_ids=s.rule_ids)
+
+
+def script(*entries: Any) -> ScriptPlanner:
+    """The scripted planner of recorded cases (`proposals`): exactly these entries for the first plan."""
+    return ScriptPlanner(entries, then=RulesPlanner())
 
 
 class ScriptedPlanner:
