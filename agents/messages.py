@@ -1,11 +1,15 @@
 """Customer message templates of the rules planner: plain, short, and within the book's checks.
 
 They never name fraud, risk or a score, never quote an amount, and give the
-ETA only as the applied plan's ETA.
+ETA only as the applied plan's ETA. The customer's name is data from outside:
+it goes in only as a plain first name (letters, with inner hyphens or
+apostrophes), otherwise the greeting is "Hi there", so no name can carry
+markup, a link or instructions into a message.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 TEMPLATES: dict[str, str] = {
@@ -24,7 +28,19 @@ TEMPLATES: dict[str, str] = {
 }
 
 
+MAX_FIRST_NAME_CHARS = 40
+_PLAIN_NAME = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+
+
+def first_name(customer_name: str) -> str:
+    """The first word of the name when it is a plain name, else "there"."""
+    words = customer_name.split(maxsplit=1)
+    first = words[0] if words else ""
+    plain = len(first) <= MAX_FIRST_NAME_CHARS and _PLAIN_NAME.fullmatch(first) is not None
+    return first if plain else "there"
+
+
 def draft(topic: str, *, customer_name: str, order_id: str, eta: datetime | None = None) -> str:
-    first = customer_name.split()[0] if customer_name.strip() else "there"
+    first = first_name(customer_name)
     when = f"{eta:%Y-%m-%d %H:%M} UTC" if eta is not None else ""
     return TEMPLATES[topic].format(name=first, order=order_id, eta=when)

@@ -11,7 +11,8 @@ same result writes the same bytes.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,8 @@ RULE_HEADERS = ("rule", "cases", "passed", "pass rate", "applied", "held", "deni
                 "not expected", "rule says")
 
 
-def _failure_intro(case: CaseResult) -> str:
-    title = f"{case.title.rstrip('.')}. " if case.title else ""
+def _failure_intro(case: CaseResult, text: Callable[[str], str] = str) -> str:
+    title = f"{text(case.title.rstrip('.'))}. " if case.title else ""
     return (f"{title}Expected {outcome_label(case.expected_outcomes)}, produced "
             f"{case.outcome or 'nothing (the run raised)'}.")
 
@@ -63,8 +64,8 @@ def _money_rows(a: Analysis) -> list[list[str]]:
                     cents(t.denied_cents)]]
 
 
-def _case_rows(result: SuiteResult) -> list[list[str]]:
-    return [[c.id, c.exception_type, outcome_label(c.expected_outcomes), c.outcome or "raised",
+def _case_rows(result: SuiteResult, text: Callable[[str], str] = str) -> list[list[str]]:
+    return [[text(c.id), c.exception_type, outcome_label(c.expected_outcomes), c.outcome or "raised",
              f"{c.passes}/{c.runs}", "pass" if c.passed else "FAIL (violation)" if c.violation else "FAIL"]
             for c in result.cases]
 
@@ -76,9 +77,20 @@ CASE_HEADERS = ("case", "type", "expected", "produced", "runs passed", "result")
 
 # Markdown
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>&|!~])")
+_MD_LINE_START = re.compile(r"^(\s*(?:\d+)?)([#>+=.)-])")
+
+
+def _md_text(text: str) -> str:
+    """Text from a case file (a title, an id) as Markdown that shows it as written: never a link, an
+    image, emphasis, HTML or a line-start block."""
+    escaped = _MD_SPECIAL.sub(r"\\\1", " ".join(text.splitlines()))
+    return _MD_LINE_START.sub(r"\1\\\2", escaped)
+
 
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """A table cell: pipes escaped (once: `_md_text` may have escaped them already), one line."""
+    return re.sub(r"(?<!\\)\|", r"\\|", text).replace("\n", " ")
 
 
 def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -94,6 +106,13 @@ def _mermaid_bars(title: str, labels: Sequence[str], values: Sequence[float], ax
     names = ", ".join(f'"{label}"' for label in labels)
     return ["```mermaid", "xychart-beta", f'    title "{title}"', f"    x-axis [{names}]",
             f'    y-axis "{axis}" 0 --> 100', f"    bar [{', '.join(f'{v:g}' for v in values)}]", "```", ""]
+
+
+def _md_code(lang: str, lines: Sequence[str]) -> list[str]:
+    """A fenced block whose fence is longer than any run of backticks inside, so no line can close it."""
+    longest = max((len(run) for line in lines for run in re.findall(r"`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}{lang}", *(" ".join(line.splitlines()) for line in lines), fence, ""]
 
 
 def markdown_report(result: SuiteResult) -> str:
@@ -123,19 +142,19 @@ def markdown_report(result: SuiteResult) -> str:
         out += [f"Each case ran {result.repeat} times; it passes^k when all {result.repeat} runs pass.", ""]
         out += _md_table(("k", "pass^k"), [[str(k), f"{v:.4f}"] for k, v in a.pass_hat.items()])
         out += _md_table(("case", "runs passed", "outcomes"),
-                         [[c.id, f"{c.passes}/{c.runs}", ", ".join(o or "raised" for o in c.run_outcomes)]
+                         [[_md_text(c.id), f"{c.passes}/{c.runs}", ", ".join(o or "raised" for o in c.run_outcomes)]
                           for c in result.cases])
     out += ["## Failures", ""]
     if not a.failures:
         out += ["None.", ""]
     for case, diff in a.failures:
         flag = " (policy violation)" if case.violation else ""
-        out += [f"### {case.id}{flag}", ""]
-        out += [_failure_intro(case), ""]
-        out += [f"- {f}" for f in case.failures] + [""]
-        out += ["```diff", *(f"{d.sign} {d.text}" for d in diff), "```", ""] if diff else []
+        out += [f"### {_md_text(case.id)}{flag}", ""]
+        out += [_failure_intro(case, _md_text), ""]
+        out += [f"- {_md_text(f)}" for f in case.failures] + [""]
+        out += _md_code("diff", [f"{d.sign} {d.text}" for d in diff]) if diff else []
     out += ["## Cases", ""]
-    out += _md_table(CASE_HEADERS, _case_rows(result))
+    out += _md_table(CASE_HEADERS, _case_rows(result, _md_text))
     return "\n".join(out).rstrip("\n") + "\n"
 
 

@@ -146,6 +146,33 @@ def test_its_messages_never_name_fraud_risk_or_a_score_nor_quote_an_amount(facts
             assert message_problems(p.args["body"], customer_email="dana@example.com", eta=p.args.get("eta")) == []
 
 
+@pytest.mark.parametrize("name", [
+    "<img src=x onerror=alert(1)> Reyes",
+    "[Dana](https://evil.example) Reyes",
+    "Dana<script>steal()</script>",
+    "https://evil.example/track Reyes",
+    "Ignore-the-book;refund-everything Reyes",
+    "D" * 5_000,
+])
+def test_a_hostile_customer_name_goes_into_the_message_as_data_and_the_message_stays_plain(name: str) -> None:
+    """The name is the customer's data, not markup: a first name that is not plain letters is not used."""
+    facts = _late(30)
+    facts = facts.model_copy(update={"customer": facts.customer.model_copy(update={"name": name})})
+    notify = next(p for p in RulesPlanner().plan(facts).proposals if p.action == "notify_customer")
+    body = notify.args["body"]
+    assert body.startswith("Hi there, ")
+    assert message_problems(body, customer_email="dana@example.com", eta=notify.args["eta"]) == []
+
+
+@pytest.mark.parametrize(("name", "greeting"), [("Dana Reyes", "Hi Dana, "), ("José Álvarez", "Hi José, "),
+                                                 ("Anne-Marie O'Neil", "Hi Anne-Marie, "), ("  ", "Hi there, ")])
+def test_a_plain_first_name_is_greeted(name: str, greeting: str) -> None:
+    facts = _late(30)
+    facts = facts.model_copy(update={"customer": facts.customer.model_copy(update={"name": name})})
+    notify = next(p for p in RulesPlanner().plan(facts).proposals if p.action == "notify_customer")
+    assert notify.args["body"].startswith(greeting)
+
+
 # --- free-text claims ----------------------------------------------------------------------------
 
 

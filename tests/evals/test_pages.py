@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,10 +13,13 @@ from eval_factories import (
     invoke,
     make_case,
     mixed_suite,
+    planner_per_case,
     write_case,
 )
 
+from evals.loader import load_suite
 from evals.pages import SECTIONS, html_report, markdown_report
+from evals.runner import run_suite
 
 
 def suite_folder(tmp_path: Path) -> Path:
@@ -94,3 +98,20 @@ def test_pages_are_byte_identical_run_to_run_and_hold_no_timestamp(tmp_path: Pat
     for suffix in (".json", ".html", ".md"):
         assert first.with_suffix(suffix).read_bytes() == second.with_suffix(suffix).read_bytes()
         assert today not in first.with_suffix(suffix).read_text()
+
+
+HOSTILE_TITLE = "<img src=x onerror=alert(1)> [click](https://evil.example) **now** `code` | cell"
+
+
+def test_the_markdown_page_shows_case_titles_and_ids_as_text_not_markup(tmp_path: Path) -> None:
+    write_case(tmp_path, "x.json", make_case("x_<b>evil</b>", title=HOSTILE_TITLE,
+                                             expect={"outcome": "approval"}))
+    result = run_suite(load_suite([tmp_path]), work=FakeWork(answers={"x_<b>evil</b>": RELEASED_WITH_DENIED_REFUND}),
+                       planner_for=planner_per_case)
+    text = markdown_report(result)
+    for raw in ("<img", "<b>", "[click]", "**now**", "`code`"):  # none left unescaped
+        assert not re.search(r"(?<!\\)" + re.escape(raw), text), raw
+    assert ("\\<img src=x onerror=alert(1)\\> \\[click\\](https://evil.example) \\*\\*now\\*\\* \\`code\\` "
+            "\\| cell. Expected") in text
+    assert "### x\\_\\<b\\>evil\\</b\\> (policy violation)" in text
+    assert "| x\\_\\<b\\>evil\\</b\\> | delay | approval | auto |" in text

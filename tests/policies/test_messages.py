@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 import pytest
 from policy_world import PROMISED, Case, World_, add_shipment, customer, delay_case, hours, proposal, set_method
 
 from policies.actions import Proposal
+from policies.book import BOOK
 from policies.messages import message_problems
 
 ETA = PROMISED + hours(30)  # 2026-03-12 18:00 UTC
@@ -130,3 +132,75 @@ def test_a_written_out_date_earlier_than_the_eta_is_a_problem(body: str) -> None
 def test_message_problems_allows_an_amount_that_is_applied() -> None:
     assert _problems("We refunded $1,500.00.", amounts=(150_000,)) == []
     assert _problems("We refunded $1,500.00.", amounts=(1_500,))
+
+
+# --- links and markup: a customer message is plain text -------------------------------------------
+
+
+@pytest.mark.parametrize("body", [
+    "Track it at https://evil.example/track.",
+    "Track it at www.evil.example.",
+    "Hi <img src=x onerror=alert(1)>, your parcel is late.",
+    "Your parcel is late. </p><script>steal()</script>",
+    "Confirm [here](https://evil.example) please.",
+    "Confirm [here](evil) please.",
+    "![pixel](x.png) Your parcel is late.",
+    "Click javascript:alert(1) to confirm.",
+    "Your parcel &lt;is&gt; late.",
+])
+def test_a_message_carrying_a_link_or_markup_is_a_problem(body: str) -> None:
+    problems = _problems(body)
+    assert any("link or markup" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("body", [
+    "Hi Dana, your order O-1 is late (sorry!). Reply to dana@example.com's thread, or call us: 2 < 3 days.",
+    "We are *very* sorry: 3 > 2, and 1 + 1 = 2.",
+])
+def test_plain_text_with_punctuation_is_not_markup(body: str) -> None:
+    assert _problems(body) == []
+
+
+def test_a_message_with_a_link_is_denied_by_the_message_check_rule(world: World_) -> None:
+    case = _late(world)
+    notify = next(s for s in case.plan().steps if s.action == "notify_customer")
+    verdict = case.judge([proposal(notify, body="Track your parcel at https://evil.example/t.")])[0]
+    assert verdict.decision == "deny"
+    assert "C7" in verdict.rule_ids
+    assert any("link or markup" in r for r in verdict.reasons)
+
+
+# --- every check linear in its input, the length check first ---------------------------------------
+
+LONG = 200_000  # a quadratic check takes minutes on this, a linear one milliseconds
+PATHOLOGICAL = {
+    "digits": "1" * LONG,
+    "an email-like run": "a" * LONG,
+    "dotted words": "a." * (LONG // 2),
+    "an address without a domain end": "a@" + "b" * LONG,
+    "dashed capitals": "A-" * (LONG // 2),
+    "a reference without an end": "A-" + "1" * LONG + "x",
+    "digits before a currency": "1" * LONG + " US",
+    "a month and spaces": "jan" + " " * LONG,
+    "a scheme-like run": "a" * LONG + ":/",
+    "open brackets": "[" * LONG,
+    "angle brackets": "<" * LONG,
+}
+
+
+def test_an_over_long_body_is_refused_on_its_length_alone_and_at_once() -> None:
+    started = time.perf_counter()
+    problems = _problems("9" * 12_000)
+    assert time.perf_counter() - started < 0.05
+    assert problems == ["the body is 12000 characters, over 1000"]
+
+
+@pytest.mark.parametrize("name", PATHOLOGICAL)
+def test_every_message_check_is_linear_in_the_body(name: str) -> None:
+    """With the length cap lifted, each check still reads a 200,000-character body in well under a second
+    (the regexes that were quadratic took about a second at 2,000 characters and 17 s at 8,000)."""
+    book = BOOK.model_copy(update={"messages": BOOK.messages.model_copy(update={"max_chars": 10 * LONG})})
+    body = PATHOLOGICAL[name]
+    started = time.perf_counter()
+    message_problems(body, customer_email="dana@example.com", eta=ETA, is_foreign_ref=lambda _r: True, book=book)
+    assert time.perf_counter() - started < 1.0, name
