@@ -12,8 +12,9 @@ so only a dead worker's claim goes stale.
 
 Claimable: `open` or `working` exceptions with no live claim, and
 `awaiting_approval` ones whose decisions are all in but whose resume never
-finished: nothing held, at least one action recorded (a planner failure with
-nothing recorded waits for a supervisor), and no live claim, whoever held it
+finished: nothing held, something decided (an exception that waits for a
+supervisor with nothing to decide, as after a planner failure, is left to
+them: the graph would only wait again), and no live claim, whoever held it
 (the API's resume that died, or a graph that parked before the decisions came).
 """
 
@@ -49,9 +50,9 @@ def default_worker_id() -> str:
 def _claimable(stale: datetime):  # type: ignore[no-untyped-def]
     unclaimed_or_stale = or_(col(OrderException.claimed_by).is_(None), col(OrderException.claimed_at) < stale)
     nothing_held = ~exists().where(ActionRecord.exception_id == OrderException.id, ActionRecord.status == "held")
-    recorded = exists().where(ActionRecord.exception_id == OrderException.id)
+    decided = exists().where(ActionRecord.exception_id == OrderException.id, col(ActionRecord.decided_by).is_not(None))
     orphaned_resume = and_(OrderException.state == ExceptionState.awaiting_approval, unclaimed_or_stale,
-                           nothing_held, recorded)
+                           nothing_held, decided)
     return or_(and_(col(OrderException.state).in_(WORKABLE), unclaimed_or_stale), orphaned_resume)
 
 

@@ -31,7 +31,7 @@ import pytest
 from servicekit import ledger_mismatches, need_postgres
 from sqlalchemy import Engine, text
 
-from api.runtime import oms_rules, open_runtime
+from api.runtime import open_runtime
 from api.settings import MIN_LEASE_SECONDS, ServiceSettings
 from api.testing import postgres_database, seed_fraud_holds, seed_shop
 from api.worker import Worker
@@ -319,7 +319,7 @@ def test_soak_kills_and_restarts_never_strand_an_exception_or_pay_twice(soak_db:
     services = [api, *workers]
     kills: Counter[str] = Counter()
     stop, feed_stop = threading.Event(), threading.Event()
-    feed = Feed(engine, seed=SEED, scenario=with_rates(scenario_named("baseline"), FEED), rules=oms_rules(),
+    feed = Feed(engine, seed=SEED, scenario=with_rates(scenario_named("baseline"), FEED), rules=rt.rules,
                 start=datetime.now(UTC))
     feed.build_network(2_000)
     feed.schedule_orders(2_000)

@@ -94,14 +94,19 @@ def test_an_exception_parked_with_nothing_held_by_a_worker_is_resumed_after_the_
     applied_once_each(runtime, exc_id)
 
 
-def test_a_planner_failure_waiting_with_nothing_held_is_not_taken_up_as_an_orphan(
-        runtime: Runtime, clock: VirtualClock) -> None:
-    """Nothing held and no records: a supervisor must look (the planner failed); no worker resumes it."""
+@pytest.mark.parametrize("recorded", [False, True])
+def test_an_exception_waiting_with_nothing_held_and_nothing_decided_is_not_taken_up_as_an_orphan(
+        runtime: Runtime, clock: VirtualClock, recorded: bool) -> None:
+    """Nothing held and nothing decided: a supervisor must look (the planner failed, or its plan left undone
+    what the book gives); no worker resumes it, since the graph would only wait again."""
     [exc_id] = seed_fraud_holds(runtime.engine, 1)
+    if recorded:
+        Worker(runtime, worker_id="w1").drain()  # F1: release_hold applied
     with Session(runtime.engine) as s:
         s.execute(update(OrderException).where(col(OrderException.id) == exc_id)
                   .values(state="awaiting_approval", claimed_by="w1", claimed_at=clock.now()))
         s.commit()
+        assert (s.exec(select(func.count()).select_from(ActionRecord)).one() > 0) is recorded
     clock.advance(timedelta(seconds=runtime.settings.worker_lease_seconds + 1))
     assert Worker(runtime, worker_id="w2").run_once() is None
 
