@@ -141,7 +141,7 @@ def test_an_edit_the_policy_denies_shows_its_rule_and_reason_inline(api: LiveApi
     at.number_input(key=f"edit_{exc_id}_{n}_amount_cents").set_value(999_999)
     at.button(key=f"edit_approve_{exc_id}").click().run()
     [error] = [e.value for e in at.error]
-    assert error.startswith("Edit refused (P7)") and "exceeds the refundable 130400" in error
+    assert error.startswith("Edit refused (P7, M1)") and "exceeds the refundable 130400" in error
     assert api.get(f"/exceptions/{exc_id}")["decisions"] == []
 
 
