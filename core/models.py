@@ -68,14 +68,6 @@ class ShipmentStatus(StrEnum):
     cancelled = "cancelled"
 
 
-class ReturnReason(StrEnum):
-    damaged = "damaged"
-    wrong_item = "wrong_item"
-    not_as_described = "not_as_described"
-    changed_mind = "changed_mind"
-    not_received = "not_received"
-
-
 class ReturnStatus(StrEnum):
     open = "open"
     disputed = "disputed"
@@ -188,10 +180,6 @@ class OrderLine(SQLModel, table=True):
     reserved: bool = False
     expected_at: datetime | None = _dt(nullable=True)
     shipping_limit_at: datetime | None = _dt(nullable=True)
-
-    @property
-    def paid_cents(self) -> int:
-        return self.qty * self.unit_price_cents
 
 
 class Shipment(SQLModel, table=True):

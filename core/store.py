@@ -9,8 +9,6 @@ what makes replaying a suite cheap.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -217,23 +215,12 @@ class UnitOfWork:
             self._link.driver.rollback()
 
 
-def next_value(session: Session, name: str) -> int:
-    """Atomically take the next number of a named sequence (safe under concurrent writers)."""
-    return _next_value(session.connection(), name)
-
-
 def _next_value(conn: Connection | Link, name: str) -> int:
     row = _DB.first(conn, "next", {"n": name})
     if row is not None:
         return int(row.value)
     _DB.execute(conn, "new_counter", {"name": name, "value": 1})
     return 1
-
-
-@contextmanager
-def unit_of_work(engine: Engine) -> Iterator[UnitOfWork]:
-    with UnitOfWork(engine) as uow:
-        yield uow
 
 
 _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})

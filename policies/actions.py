@@ -11,10 +11,6 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
 
-ActionName = Literal[
-    "notify_customer", "reroute_shipment", "reallocate_line", "backorder_line", "cancel_line",
-    "cancel_order", "refund", "store_credit", "release_hold", "approve_return", "deny_return",
-]
 Topic = Literal["delay", "backorder", "cancellation", "verification", "info_request", "return_decision"]
 
 
@@ -96,7 +92,6 @@ ARGS: dict[str, type[_Args]] = {
     "release_hold": ReleaseHold, "approve_return": ApproveReturn, "deny_return": DenyReturn,
 }
 ACTIONS: tuple[str, ...] = tuple(ARGS)
-MONEY_ARG = "amount_cents"
 
 
 class Proposal(BaseModel):

@@ -82,11 +82,3 @@ def return_view(facts: Facts) -> dict[str, Any] | None:
         out["delivered_at"] = _iso(delivered)
         out["days_since_delivery"] = round(hours_between(facts.now, delivered) / 24, 2)
     return out
-
-
-def customer_history(facts: Facts) -> dict[str, Any]:
-    """The customer's standing: tier, delivered orders, chargebacks, refunds and returns in 90 days."""
-    c = facts.customer
-    return {"tier": c.tier, "delivered_orders": c.delivered_orders, "chargebacks": c.chargebacks,
-            "refunds_90d": c.refunds_90d, "returns_90d": c.returns_90d,
-            "ship_to_known_address": facts.order.ship_address_id in c.delivered_addresses}
