@@ -32,11 +32,11 @@ from core.detectors import (
     detect_delay,
     detect_fraud_hold,
     detect_return_dispute,
-    iso,
 )
 from core.errors import InsufficientStock, NotFound, PreconditionFailed
 from core.events import DomainEvent, event
 from core.exceptions import TERMINAL, raise_exception, subject_of
+from core.jsonvalue import iso
 from core.lifecycle import LINE, ORDER, RETURN, SHIPMENT, step
 from core.models import (
     Customer,

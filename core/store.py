@@ -9,7 +9,6 @@ what makes replaying a suite cheap.
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from sqlalchemy.pool import PoolProxiedConnection, StaticPool
 from sqlmodel import Session, create_engine
 
 from core.events import DomainEvent
+from core.jsonvalue import jsonable
 from core.models import Counter, Event
 from core.sqlfast import Link, Statements
 
@@ -187,7 +187,7 @@ class UnitOfWork:
     def emit(self, *events: DomainEvent) -> None:
         self._outbox.extend(
             {"at": e.at, "type": e.type, "aggregate": e.aggregate, "aggregate_id": e.aggregate_id,
-             "data": _jsonable(e.data), "published": False}
+             "data": jsonable(e.data), "published": False}
             for e in events
         )
 
@@ -223,17 +223,3 @@ def _next_value(conn: Connection | Link, name: str) -> int:
     return 1
 
 
-_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
-
-
-def _jsonable(value: Any) -> Any:
-    """Event data as JSON values: datetimes as ISO `...Z` strings, tuples as lists; the rest as is."""
-    if type(value) in _JSON_SCALARS:  # most values: skip the isinstance chain
-        return value
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
 
+from core.jsonvalue import iso
+
 Topic = Literal["delay", "backorder", "cancellation", "verification", "info_request", "return_decision"]
 
 
@@ -132,11 +134,5 @@ def canonical_args(action: str, args: dict[str, Any]) -> dict[str, Any]:
     for key, value in parsed.model_dump().items():
         if value is None and key == "eta":
             continue
-        out[key] = _iso(value) if isinstance(value, datetime) else value
+        out[key] = iso(value) if isinstance(value, datetime) else value
     return out
-
-
-def _iso(value: datetime) -> str:
-    from datetime import UTC
-
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

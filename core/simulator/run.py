@@ -25,8 +25,8 @@ from sqlmodel import Session, SQLModel, col, select
 
 from core import services
 from core.clock import VirtualClock
-from core.detectors import iso
 from core.events import event
+from core.jsonvalue import iso
 from core.models import Event, Order, OrderException, Shipment, ShipmentLine
 from core.services import CarrierUpdate, LineRequest, OmsRules, PlaceOrder
 from core.simulator.network import Network, generate_network
