@@ -73,7 +73,9 @@ def _template() -> sqlite3.Connection:
     migrate(engine)
     raw = engine.raw_connection()
     template = sqlite3.connect(":memory:", check_same_thread=False)
-    raw.driver_connection.backup(template)  # type: ignore[union-attr]
+    source = raw.driver_connection
+    assert isinstance(source, sqlite3.Connection)  # make_engine("sqlite://") runs on the stdlib driver
+    source.backup(template)
     raw.close()
     engine.dispose()
     return template
