@@ -20,6 +20,7 @@ from sqlalchemy.pool import PoolProxiedConnection, StaticPool
 from sqlmodel import Session, create_engine
 
 from core.events import DomainEvent
+from core.extras import needs_extra
 from core.jsonvalue import jsonable
 from core.models import Counter, Event
 from core.sqlfast import Link, Statements
@@ -39,7 +40,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    with needs_extra("postgres", "a PostgreSQL store"):
+        return create_engine(url, **kwargs)
 
 
 def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
