@@ -38,7 +38,8 @@ from tools.runner import apply_ready, foreign_ref_checker
 Rt = Runtime[GraphContext]
 
 _X = OrderException.__table__
-_STATE = select(_X.c.id, _X.c.state, _X.c.updated_at, _X.c.resolved_at).where(_X.c.id == bindparam("id"))
+_STATE = (select(_X.c.id, _X.c.type, _X.c.order_id, _X.c.subject, _X.c.state, _X.c.updated_at, _X.c.resolved_at)
+          .where(_X.c.id == bindparam("id")))
 _MOVE = update(_X).where(_X.c.id == bindparam("xid"), _X.c.state == bindparam("was"))
 """SET columns come from the parameters (state, updated_at, resolved_at, and resolution when closing)."""
 _LOCK = update(_X).where(_X.c.id == bindparam("xid")).values(claimed_at=_X.c.claimed_at)
@@ -120,7 +121,7 @@ def after_apply(state: GraphState) -> Literal["await_approval", "close"]:
 
 
 def after_first_apply(state: GraphState) -> Literal["await_approval", "__end__"]:
-    return "await_approval" if _waits(state) else END
+    return "await_approval" if _waits(state) else "__end__"  # END
 
 
 def await_approval(state: GraphState, runtime: Rt) -> GraphState:
@@ -223,7 +224,8 @@ def _exception(conn: Connection, exception_id: str) -> OrderException:
     row = conn.execute(_STATE, {"id": exception_id}).first()
     if row is None:
         raise LookupError(f"exception {exception_id!r} does not exist")
-    return OrderException(id=row.id, state=row.state, updated_at=row.updated_at, resolved_at=row.resolved_at)
+    return OrderException(id=row.id, type=row.type, order_id=row.order_id, subject=row.subject, state=row.state,
+                          updated_at=row.updated_at, resolved_at=row.resolved_at)
 
 
 def _save(conn: Connection, exc: OrderException, was: str, **columns: object) -> None:
@@ -234,7 +236,11 @@ def _save(conn: Connection, exc: OrderException, was: str, **columns: object) ->
         raise TransitionNotAllowed("exception", exc.id, "changed meanwhile", f"move from {was} to {exc.state}")
 
 
-def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
+ExceptionGraph = CompiledStateGraph[GraphState, GraphContext, GraphState, GraphState]
+"""The compiled graph: its state, its runtime context, its input and its output."""
+
+
+def build_graph(checkpointer: BaseCheckpointSaver[str] | None = None) -> ExceptionGraph:
     g = StateGraph(GraphState, context_schema=GraphContext)
     g.add_node("gather_and_plan", gather_and_plan)
     g.add_node("judge_and_apply", judge_and_apply)

@@ -5,17 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, Durability
 from sqlalchemy import Engine, bindparam, select
 
 from agents.context import GraphContext
-from agents.graph import build_graph
+from agents.graph import ExceptionGraph, build_graph
 from agents.planners import get_planner
 from agents.planners.base import Planner
-from agents.state import ApprovalResponse
+from agents.state import ApprovalResponse, GraphState
 from core.clock import Clock
 from core.models import OrderException
 from policies.book import BOOK, PolicyBook
@@ -56,7 +56,7 @@ class WorkResult:
         return "approval" if waiting else "auto"
 
 
-def compiled(checkpointer: BaseCheckpointSaver) -> CompiledStateGraph:
+def compiled(checkpointer: BaseCheckpointSaver[str]) -> ExceptionGraph:
     """The graph bound to a checkpointer: a shallow copy of one compiled graph, nothing cached per saver."""
     return _BASE.copy(update={"checkpointer": checkpointer})
 
@@ -71,7 +71,7 @@ def _context(engine: Engine, clock: Clock, planner: Planner | None, carbon: int 
 
 def work_exception(
     engine: Engine, exception_id: str, *, clock: Clock, planner: Planner | None = None,
-    carbon_cents_per_kg: int | None = None, checkpointer: BaseCheckpointSaver | None = None,
+    carbon_cents_per_kg: int | None = None, checkpointer: BaseCheckpointSaver[str] | None = None,
     actor: str = "agent", book: PolicyBook | None = None,
 ) -> WorkResult:
     """Run the graph for one exception until it ends or waits for a supervisor.
@@ -80,8 +80,8 @@ def work_exception(
     mid-graph) continues from its last checkpoint instead of starting over.
     """
     graph = compiled(checkpointer or InMemorySaver())
-    config = {"configurable": {"thread_id": exception_id}}
-    payload: dict[str, Any] | None = {"exception_id": exception_id}
+    config: RunnableConfig = {"configurable": {"thread_id": exception_id}}
+    payload: GraphState | None = {"exception_id": exception_id}
     if _started(engine, exception_id):
         snapshot = graph.get_state(config)
         if snapshot.interrupts:
@@ -94,13 +94,13 @@ def work_exception(
 
 
 def resume_exception(
-    engine: Engine, exception_id: str, *, clock: Clock, checkpointer: BaseCheckpointSaver,
+    engine: Engine, exception_id: str, *, clock: Clock, checkpointer: BaseCheckpointSaver[str],
     decided_by: str, planner: Planner | None = None, carbon_cents_per_kg: int | None = None,
     book: PolicyBook | None = None,
 ) -> WorkResult:
     """Resume a waiting thread once its held items are decided (the decisions are in the store)."""
     graph = compiled(checkpointer)
-    config = {"configurable": {"thread_id": exception_id}}
+    config: RunnableConfig = {"configurable": {"thread_id": exception_id}}
     graph.invoke(Command(resume=ApprovalResponse(decided_by=decided_by).model_dump()), config,
                  context=_context(engine, clock, planner, carbon_cents_per_kg, decided_by, book), durability=DURABILITY)
     return result_of(engine, exception_id)

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from api.settings import ServiceSettings
 from core.exceptions import move_exception
+from core.jsonvalue import iso
 from core.models import ActionRecord, AuditEntry, ExceptionState, OrderException
 from core.store import UnitOfWork
 from policies.book import PolicyBook
@@ -79,11 +80,11 @@ def _escalate(engine: Engine, exception_id: str, now: datetime) -> bool:
             why = "its deadline passed" if rec.idempotency_key in late else "its case escalated"
             res = s.execute(update(ActionRecord).where(col(ActionRecord.id) == rec.id, ActionRecord.status == "held")
                             .values(status="expired", decided_by=EXPIRY_ACTOR, decided_at=now,
-                                    verdict={**rec.verdict, "expired": {"at": now.isoformat(), "why": why}}))
+                                    verdict={**rec.verdict, "expired": {"at": iso(now), "why": why}}))
             if res.rowcount:  # type: ignore[attr-defined]
                 s.add(AuditEntry(at=now, exception_id=exception_id, actor=EXPIRY_ACTOR, kind="action.expired",
                                  detail={"key": rec.idempotency_key, "action": rec.action, "why": why,
-                                         "expires_at": rec.expires_at.isoformat() if rec.expires_at else None}))
+                                         "expires_at": iso(rec.expires_at) if rec.expires_at else None}))
         exc = s.get(OrderException, exception_id)
         if exc is not None and exc.state == ExceptionState.awaiting_approval:
             uow.emit(move_exception(exc, ExceptionState.escalated, now, reason="held actions expired",

@@ -27,6 +27,7 @@ from agents.planners.base import Planner
 from api.settings import ServiceSettings
 from core.clock import Clock, WallClock
 from core.detectors import Triggers
+from core.extras import needs_extra
 from core.services import OmsRules
 from core.store import make_engine, migrate
 from policies.book import BOOK, PolicyBook, load_book
@@ -104,10 +105,11 @@ def make_checkpointer(engine: Engine, *, pool_size: int = 4) -> tuple[BaseCheckp
         saver.setup()
         return saver, [conn.close]
     if url.get_backend_name() == "postgresql":
-        import psycopg
-        from langgraph.checkpoint.postgres import PostgresSaver
-        from psycopg.rows import dict_row
-        from psycopg_pool import ConnectionPool
+        with needs_extra("postgres", "the PostgreSQL checkpointer"):
+            import psycopg
+            from langgraph.checkpoint.postgres import PostgresSaver
+            from psycopg.rows import dict_row
+            from psycopg_pool import ConnectionPool
 
         conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
         pool = ConnectionPool(conninfo, min_size=1, max_size=pool_size, open=True,

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, exists, or_, text, update
+from sqlalchemy import Engine, and_, exists, or_, update
 from sqlmodel import Session, col, select
 
 from agents.service import resume_exception, work_exception
@@ -177,11 +177,6 @@ def last_decider(engine: Engine, exception_id: str) -> str | None:
         return s.exec(select(ActionRecord.decided_by).where(
             ActionRecord.exception_id == exception_id, col(ActionRecord.decided_by).is_not(None))
             .order_by(col(ActionRecord.decided_at).desc(), col(ActionRecord.id).desc()).limit(1)).first()
-
-
-def ping(engine: Engine) -> None:
-    with engine.connect() as conn:
-        conn.execute(text("SELECT 1"))
 
 
 def install_test_hook(mode: str | None) -> None:

@@ -27,6 +27,7 @@ from agents.service import work_exception
 from core.clock import FixedClock
 from core.exceptions import raise_exception
 from core.facts import load_facts
+from core.jsonvalue import iso
 from core.store import UnitOfWork, open_store
 from core.world import World, import_world
 from policies.actions import Proposal
@@ -35,10 +36,6 @@ from policies.rules import book_plan
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
 KINDS = ("delay_express", "delay_recover", "stockout", "fraud_release", "fraud_cancel", "return_damaged")
-
-
-def iso(t: datetime) -> str:
-    return t.isoformat().replace("+00:00", "Z")
 
 
 def world(n: int) -> tuple[World, list[dict[str, Any]]]:

@@ -27,6 +27,7 @@ from sqlmodel import Session
 
 from core import services
 from core.detectors import Triggers
+from core.jsonvalue import iso
 from core.models import Customer, Inventory, Lane, Location, Product
 from core.services import CarrierUpdate, LineRequest, OmsRules, PlaceOrder
 from core.store import open_store
@@ -70,11 +71,6 @@ def _ts(at: datetime) -> str:
     return at.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _iso(at: datetime) -> str:
-    """A datetime inside event data, as the outbox serialises it."""
-    return at.isoformat().replace("+00:00", "Z")
-
-
 def run_raw(path: Path, orders: int) -> None:
     """The same rows as the service layer writes, by hand: one transaction per transition."""
     db = sqlite3.connect(path, isolation_level=None)
@@ -115,7 +111,7 @@ def run_raw(path: Path, orders: int) -> None:
                        "status, reserved) VALUES (?,?,?,?,?,?,?,?)",
                        (oid, 1, sku, 1, 1_000, "WH-1", "open", 0))
             emit("order.placed", oid, at, customer_id="C-1", shipping_method="standard",
-                 promised_by=_iso(at + timedelta(hours=48)), captured_cents=1_500, lines=[{"sku": sku, "qty": 1}])
+                 promised_by=iso(at + timedelta(hours=48)), captured_cents=1_500, lines=[{"sku": sku, "qty": 1}])
 
         def screen(at: datetime = at, ids: dict[str, str] = ids) -> None:
             db.execute("UPDATE orders SET fraud_score = ? WHERE id = ?", (0.05, ids["order"]))
@@ -137,7 +133,7 @@ def run_raw(path: Path, orders: int) -> None:
                        (sid, oid, "WH-1", "standard", "created", _ts(at + timedelta(hours=24)), 0, _ts(at)))
             db.execute("INSERT INTO shipmentline (shipment_id, sku, qty) VALUES (?,?,?)", (sid, sku, 1))
             emit("shipment.created", sid, at, order_id=oid, location="WH-1", service="standard",
-                 eta=_iso(at + timedelta(hours=24)), lines=[{"sku": sku, "qty": 1}])
+                 eta=iso(at + timedelta(hours=24)), lines=[{"sku": sku, "qty": 1}])
 
         def pick(at: datetime = at, ids: dict[str, str] = ids) -> None:
             db.execute("UPDATE shipment SET status = 'picked' WHERE id = ?", (ids["shipment"],))
@@ -149,7 +145,7 @@ def run_raw(path: Path, orders: int) -> None:
             db.execute("UPDATE shipment SET status = 'in_transit', dispatched_at = ? WHERE id = ?",
                        (_ts(at), ids["shipment"]))
             emit("shipment.dispatched", ids["shipment"], at, previous="picked", order_id=ids["order"],
-                 eta=_iso(at + timedelta(hours=20)))
+                 eta=iso(at + timedelta(hours=20)))
             cur = db.execute("UPDATE inventory SET on_hand = on_hand - 1, reserved = reserved - 1 "
                              "WHERE location = 'WH-1' AND sku = ? AND reserved >= 1", (sku,))
             assert cur.rowcount == 1

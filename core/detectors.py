@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.clock import utc
+from core.jsonvalue import iso
 from core.lifecycle import ACTIVE_SHIPMENT
 from core.models import ReturnStatus, ShipmentStatus
 
@@ -32,11 +33,6 @@ class Triggers:
 def delay_hours(eta: datetime, promised_by: datetime) -> float:
     """ETA − promise in hours (negative when early)."""
     return (utc(eta) - utc(promised_by)).total_seconds() / 3600
-
-
-def iso(at: datetime) -> str:
-    """ISO 8601 in UTC with a Z, as the outbox and the event log write instants."""
-    return utc(at).isoformat().replace("+00:00", "Z")
 
 
 def detect_delay(status: str, eta: datetime, promised_by: datetime, triggers: Triggers) -> str | None:

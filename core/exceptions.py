@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
-
 from core.errors import TransitionNotAllowed
 from core.events import DomainEvent, event
 from core.models import ExceptionState, ExceptionType, OrderException
@@ -59,14 +57,6 @@ def raise_exception(
     uow.emit(event("exception.raised", exc.id, at, exception_type=type, order_id=order_id,
                    subject=exc.subject, **({"note": note} if note else {})))
     return exc
-
-
-def open_exception_for(session: Session, subject: str) -> OrderException | None:
-    """The exception still being worked for a subject, if any."""
-    return session.exec(
-        select(OrderException).where(OrderException.subject == subject)
-        .where(OrderException.state.notin_(list(TERMINAL)))  # type: ignore[attr-defined]
-    ).first()
 
 
 def move_exception(exc: OrderException, to: str, at: datetime, **data: Any) -> DomainEvent:

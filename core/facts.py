@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import BindParameter, Connection, bindparam, select
 from sqlmodel import Session
 
 from core.errors import NotFound
@@ -172,7 +172,7 @@ class PriorAction(_Frozen):
 
     action: str
     status: str
-    args: dict[str, object]
+    args: dict[str, Any]
 
 
 class Facts(_Frozen):
@@ -202,7 +202,9 @@ _X, _O, _C = OrderException.__table__, Order.__table__, Customer.__table__
 _L, _S, _SL = OrderLine.__table__, Shipment.__table__, ShipmentLine.__table__
 _R, _RL, _P = Return.__table__, ReturnLine.__table__, Product.__table__
 _LANE, _LOC, _INV, _A = Lane.__table__, Location.__table__, Inventory.__table__, ActionRecord.__table__
-_ID, _ORDER, _SKUS = bindparam("id"), bindparam("order"), bindparam("skus", expanding=True)
+_ID: BindParameter[str] = bindparam("id")
+_ORDER: BindParameter[str] = bindparam("order")
+_SKUS: BindParameter[list[str]] = bindparam("skus", expanding=True)
 _QUERIES: dict[str, Any] = {
     "exception": select(_X).where(_X.c.id == _ID),
     "order": select(_O).where(_O.c.id == _ID),

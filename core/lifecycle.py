@@ -103,6 +103,4 @@ def step(machine: Machine, entity: _Stateful, ident: str, name: str, at: datetim
     return event(f"{machine.entity}.{t.verb}", ident, at, previous=previous, **data)
 
 
-# Shipment statuses that mean "the parcel has left its location".
-LEFT = frozenset({SH.in_transit, SH.delivered, SH.lost})
 ACTIVE_SHIPMENT = frozenset({SH.created, SH.picked, SH.in_transit})

@@ -10,12 +10,20 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import Column, Index, UniqueConstraint
+from sqlalchemy import Column, Index, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from core.types import JSONType, UTCDateTime
+
+if TYPE_CHECKING:
+    class TableModel(SQLModel):
+        """What SQLModel attaches at runtime to a `table=True` class, declared for the type checker."""
+
+        __table__: ClassVar[Table]
+else:
+    TableModel = SQLModel
 
 
 def _dt(nullable: bool = False, index: bool = False) -> Any:
@@ -68,14 +76,6 @@ class ShipmentStatus(StrEnum):
     cancelled = "cancelled"
 
 
-class ReturnReason(StrEnum):
-    damaged = "damaged"
-    wrong_item = "wrong_item"
-    not_as_described = "not_as_described"
-    changed_mind = "changed_mind"
-    not_received = "not_received"
-
-
 class ReturnStatus(StrEnum):
     open = "open"
     disputed = "disputed"
@@ -100,14 +100,14 @@ class ExceptionState(StrEnum):
     escalated = "escalated"
 
 
-class Location(SQLModel, table=True):
+class Location(TableModel, table=True):
     id: str = Field(primary_key=True)
     kind: str
     region: str = Field(index=True)
     handling_hours: float
 
 
-class Lane(SQLModel, table=True):
+class Lane(TableModel, table=True):
     __table_args__ = (UniqueConstraint("from_location", "to_region", "service"),)
     id: int | None = Field(default=None, primary_key=True)
     from_location: str = Field(foreign_key="location.id", index=True)
@@ -118,7 +118,7 @@ class Lane(SQLModel, table=True):
     co2_grams: int
 
 
-class Product(SQLModel, table=True):
+class Product(TableModel, table=True):
     sku: str = Field(primary_key=True)
     name: str
     price_cents: int
@@ -127,7 +127,7 @@ class Product(SQLModel, table=True):
     category: str | None = None
 
 
-class Inventory(SQLModel, table=True):
+class Inventory(TableModel, table=True):
     """Stock at one location. ATP = on_hand − reserved; reservations change it atomically."""
 
     location: str = Field(primary_key=True, foreign_key="location.id")
@@ -140,7 +140,7 @@ class Inventory(SQLModel, table=True):
         return max(self.on_hand - self.reserved, 0)
 
 
-class Customer(SQLModel, table=True):
+class Customer(TableModel, table=True):
     id: str = Field(primary_key=True)
     name: str
     email: str
@@ -154,7 +154,7 @@ class Customer(SQLModel, table=True):
     delivered_addresses: list[str] = Field(default_factory=list, sa_column=Column(JSONType))
 
 
-class Order(SQLModel, table=True):
+class Order(TableModel, table=True):
     __tablename__ = "orders"
     id: str = Field(primary_key=True)
     customer_id: str = Field(foreign_key="customer.id", index=True)
@@ -175,7 +175,7 @@ class Order(SQLModel, table=True):
         return self.captured_cents - self.refunded_cents
 
 
-class OrderLine(SQLModel, table=True):
+class OrderLine(TableModel, table=True):
     __table_args__ = (Index("ix_orderline_order_sku", "order_id", "sku"),)
     id: int | None = Field(default=None, primary_key=True)
     order_id: str = Field(foreign_key="orders.id")
@@ -189,12 +189,8 @@ class OrderLine(SQLModel, table=True):
     expected_at: datetime | None = _dt(nullable=True)
     shipping_limit_at: datetime | None = _dt(nullable=True)
 
-    @property
-    def paid_cents(self) -> int:
-        return self.qty * self.unit_price_cents
 
-
-class Shipment(SQLModel, table=True):
+class Shipment(TableModel, table=True):
     id: str = Field(primary_key=True)
     order_id: str = Field(foreign_key="orders.id", index=True)
     location: str = Field(foreign_key="location.id")
@@ -209,14 +205,14 @@ class Shipment(SQLModel, table=True):
     dispatch_by: datetime | None = _dt(nullable=True)
 
 
-class ShipmentLine(SQLModel, table=True):
+class ShipmentLine(TableModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     shipment_id: str = Field(foreign_key="shipment.id", index=True)
     sku: str
     qty: int = Field(gt=0)
 
 
-class Return(SQLModel, table=True):
+class Return(TableModel, table=True):
     __tablename__ = "returns"
     id: str = Field(primary_key=True)
     order_id: str = Field(foreign_key="orders.id", index=True)
@@ -228,14 +224,14 @@ class Return(SQLModel, table=True):
     decision_reason: str | None = None
 
 
-class ReturnLine(SQLModel, table=True):
+class ReturnLine(TableModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     return_id: str = Field(foreign_key="returns.id", index=True)
     sku: str
     qty: int = Field(gt=0)
 
 
-class OrderException(SQLModel, table=True):
+class OrderException(TableModel, table=True):
     """An exception the OMS raised: the unit of work for the agents and supervisors."""
 
     __tablename__ = "exceptions"
@@ -260,7 +256,7 @@ class OrderException(SQLModel, table=True):
     resolution: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
 
 
-class Event(SQLModel, table=True):
+class Event(TableModel, table=True):
     """The outbox: every state change writes its events in the same transaction."""
 
     seq: int | None = Field(default=None, primary_key=True)
@@ -272,14 +268,14 @@ class Event(SQLModel, table=True):
     published: bool = Field(default=False, index=True)
 
 
-class Counter(SQLModel, table=True):
+class Counter(TableModel, table=True):
     """Named sequences for readable, deterministic ids (EX-000001, S-000042)."""
 
     name: str = Field(primary_key=True)
     value: int = 0
 
 
-class ActionRecord(SQLModel, table=True):
+class ActionRecord(TableModel, table=True):
     """One proposed action of one exception, its verdict, and what came of it."""
 
     __tablename__ = "action_record"
@@ -304,7 +300,7 @@ class ActionRecord(SQLModel, table=True):
     result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
 
 
-class AuditEntry(SQLModel, table=True):
+class AuditEntry(TableModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _dt(index=True)
     exception_id: str | None = Field(default=None, index=True)
@@ -313,7 +309,7 @@ class AuditEntry(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType))
 
 
-class Refund(SQLModel, table=True):
+class Refund(TableModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     order_id: str = Field(foreign_key="orders.id", index=True)
     amount_cents: int = Field(gt=0)
@@ -322,7 +318,7 @@ class Refund(SQLModel, table=True):
     at: datetime = _dt()
 
 
-class StoreCredit(SQLModel, table=True):
+class StoreCredit(TableModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     customer_id: str = Field(foreign_key="customer.id", index=True)
     amount_cents: int = Field(gt=0)
@@ -331,7 +327,7 @@ class StoreCredit(SQLModel, table=True):
     at: datetime = _dt()
 
 
-class Notification(SQLModel, table=True):
+class Notification(TableModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     order_id: str = Field(foreign_key="orders.id", index=True)
     customer_id: str

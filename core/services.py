@@ -32,11 +32,11 @@ from core.detectors import (
     detect_delay,
     detect_fraud_hold,
     detect_return_dispute,
-    iso,
 )
 from core.errors import InsufficientStock, NotFound, PreconditionFailed
 from core.events import DomainEvent, event
 from core.exceptions import TERMINAL, raise_exception, subject_of
+from core.jsonvalue import iso
 from core.lifecycle import LINE, ORDER, RETURN, SHIPMENT, step
 from core.models import (
     Customer,
@@ -140,7 +140,9 @@ class Outcome:
 _O, _L, _S, _SL = Order.__table__, OrderLine.__table__, Shipment.__table__, ShipmentLine.__table__
 _C, _P, _INV = Customer.__table__, Product.__table__, Inventory.__table__
 _LANE, _LOC = Lane.__table__, Location.__table__
-_ID, _KEY, _QTY = bindparam("id"), bindparam("key"), bindparam("q")
+_ID: sa.BindParameter[str] = bindparam("id")
+_KEY: sa.BindParameter[str] = bindparam("key")
+_QTY: sa.BindParameter[int] = bindparam("q")
 _AT_STOCK = (_INV.c.location == bindparam("l")) & (_INV.c.sku == bindparam("s"))
 _VIEWS = (  # what the fulfilment commands read of a shipment, its order, its lines and the order's lines
     [_S.c[k] for k in ("id", "order_id", "location", "service", "status", "eta")],
@@ -393,7 +395,7 @@ def place_order(engine: Engine, cmd: PlaceOrder, *, at: datetime, rules: OmsRule
         order_id = cmd.order_id or uow.next_id("order", "O-")
         prices: dict[str, int] = {sku: price for sku, price in
                                   _DB.tuples(c, "prices", {"skus": sorted({x.sku for x in cmd.lines})})}
-        lines = []
+        lines: list[dict[str, Any]] = []
         for n, req in enumerate(cmd.lines, start=1):
             if req.sku not in prices:
                 raise NotFound("product", req.sku)

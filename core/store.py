@@ -9,9 +9,6 @@ what makes replaying a suite cheap.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -23,6 +20,8 @@ from sqlalchemy.pool import PoolProxiedConnection, StaticPool
 from sqlmodel import Session, create_engine
 
 from core.events import DomainEvent
+from core.extras import needs_extra
+from core.jsonvalue import jsonable
 from core.models import Counter, Event
 from core.sqlfast import Link, Statements
 
@@ -41,7 +40,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    with needs_extra("postgres", "a PostgreSQL store"):
+        return create_engine(url, **kwargs)
 
 
 def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
@@ -75,7 +75,9 @@ def _template() -> sqlite3.Connection:
     migrate(engine)
     raw = engine.raw_connection()
     template = sqlite3.connect(":memory:", check_same_thread=False)
-    raw.driver_connection.backup(template)  # type: ignore[union-attr]
+    source = raw.driver_connection
+    assert isinstance(source, sqlite3.Connection)  # make_engine("sqlite://") runs on the stdlib driver
+    source.backup(template)
     raw.close()
     engine.dispose()
     return template
@@ -189,7 +191,7 @@ class UnitOfWork:
     def emit(self, *events: DomainEvent) -> None:
         self._outbox.extend(
             {"at": e.at, "type": e.type, "aggregate": e.aggregate, "aggregate_id": e.aggregate_id,
-             "data": _jsonable(e.data), "published": False}
+             "data": jsonable(e.data), "published": False}
             for e in events
         )
 
@@ -217,11 +219,6 @@ class UnitOfWork:
             self._link.driver.rollback()
 
 
-def next_value(session: Session, name: str) -> int:
-    """Atomically take the next number of a named sequence (safe under concurrent writers)."""
-    return _next_value(session.connection(), name)
-
-
 def _next_value(conn: Connection | Link, name: str) -> int:
     row = _DB.first(conn, "next", {"n": name})
     if row is not None:
@@ -230,23 +227,3 @@ def _next_value(conn: Connection | Link, name: str) -> int:
     return 1
 
 
-@contextmanager
-def unit_of_work(engine: Engine) -> Iterator[UnitOfWork]:
-    with UnitOfWork(engine) as uow:
-        yield uow
-
-
-_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
-
-
-def _jsonable(value: Any) -> Any:
-    """Event data as JSON values: datetimes as ISO `...Z` strings, tuples as lists; the rest as is."""
-    if type(value) in _JSON_SCALARS:  # most values: skip the isinstance chain
-        return value
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value

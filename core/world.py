@@ -267,7 +267,7 @@ def _row_groups(world: World) -> list[list[object]]:
             rows.append(Return(id=r.id, order_id=o.id, reason=r.reason, evidence=r.evidence,
                                claim=r.claim, status=r.status))
             rows += [ReturnLine(return_id=r.id, sku=x.sku, qty=x.qty) for x in r.lines]
-    parents = [r for r in rows if isinstance(r, Shipment | Return)]
+    parents: list[object] = [r for r in rows if isinstance(r, Shipment | Return)]
     children = [r for r in rows if not isinstance(r, Shipment | Return)]
     return [*groups, orders, parents, children]
 

@@ -29,7 +29,6 @@ OUTCOMES: tuple[Outcome, ...] = ("auto", "approval")
 ActionStatus = Literal["applied", "held", "denied", "rejected", "withdrawn"]
 LIVE_STATUSES: tuple[ActionStatus, ...] = ("applied", "held")
 """What an expected action without `status` matches, and all a case without `proposals` may pin."""
-ExceptionTypeName = Literal["delay", "stockout", "fraud_hold", "return_dispute"]
 
 
 class _Strict(BaseModel):

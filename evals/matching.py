@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from core.clock import utc
+from core.jsonvalue import iso
 from evals.case import LIVE_STATUSES, ArgValue, Expect, ExpectedAction, Outcome, ValueRange
 
 Status = Literal["applied", "held", "denied"]
@@ -155,7 +156,7 @@ def describe(produced: ProducedAction) -> str:
 
 def _show(value: Any) -> str:
     if isinstance(value, datetime):
-        return utc(value).isoformat().replace("+00:00", "Z")
+        return iso(value)
     return str(value)
 
 

@@ -11,19 +11,13 @@ people are in evals.pages.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from datetime import date, datetime
-from decimal import Decimal
-from enum import Enum
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
-from core.clock import utc
+from core.jsonvalue import jsonable
 from evals.analysis import analyse, as_dict, outcome_label
 from evals.matching import ProducedAction
 from evals.runner import CaseResult, SuiteResult
@@ -68,29 +62,6 @@ def _case(c: CaseResult) -> dict[str, Any]:
 def _action(a: ProducedAction) -> dict[str, Any]:
     args = {k: jsonable(v) for k, v in sorted(a.args.items()) if k not in RESERVED}
     return {"action": a.action, "status": a.status, **args, "rule_ids": list(a.rule_ids)}
-
-
-def jsonable(value: Any) -> Any:
-    """An argument as JSON: times as UTC `...Z`, exact numbers as int when whole."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, Enum):
-        return jsonable(value.value)
-    if isinstance(value, datetime):
-        return utc(value).isoformat().replace("+00:00", "Z")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal | Fraction):
-        return int(value) if value == int(value) else float(value)
-    if isinstance(value, BaseModel):
-        return jsonable(value.model_dump(mode="json"))
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, set | frozenset):
-        return sorted(jsonable(v) for v in value)
-    return str(value)
 
 
 def print_report(result: SuiteResult, console: Console) -> None:

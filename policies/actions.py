@@ -11,10 +11,8 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
 
-ActionName = Literal[
-    "notify_customer", "reroute_shipment", "reallocate_line", "backorder_line", "cancel_line",
-    "cancel_order", "refund", "store_credit", "release_hold", "approve_return", "deny_return",
-]
+from core.jsonvalue import iso
+
 Topic = Literal["delay", "backorder", "cancellation", "verification", "info_request", "return_decision"]
 
 
@@ -96,7 +94,6 @@ ARGS: dict[str, type[_Args]] = {
     "release_hold": ReleaseHold, "approve_return": ApproveReturn, "deny_return": DenyReturn,
 }
 ACTIONS: tuple[str, ...] = tuple(ARGS)
-MONEY_ARG = "amount_cents"
 
 
 class Proposal(BaseModel):
@@ -137,11 +134,5 @@ def canonical_args(action: str, args: dict[str, Any]) -> dict[str, Any]:
     for key, value in parsed.model_dump().items():
         if value is None and key == "eta":
             continue
-        out[key] = _iso(value) if isinstance(value, datetime) else value
+        out[key] = iso(value) if isinstance(value, datetime) else value
     return out
-
-
-def _iso(value: datetime) -> str:
-    from datetime import UTC
-
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from core.facts import Facts, PriorAction
+from core.jsonvalue import iso
 from policies import actions as a
 from policies.book import BOOK, PolicyBook
 from policies.claims import read_claim
@@ -408,7 +409,7 @@ def _same(recorded: object, value: object) -> bool:
 
 
 def _show(value: object) -> str:
-    return a._iso(value) if isinstance(value, datetime) else str(value)
+    return iso(value) if isinstance(value, datetime) else str(value)
 
 
 _NAMES = {model: name for name, model in a.ARGS.items()}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from policies.book import BOOK, PolicyBook
@@ -125,7 +125,3 @@ def _amounts(body: str) -> list[int]:
         except InvalidOperation:
             continue
     return out
-
-
-def as_date(value: datetime) -> date:
-    return value.astimezone(UTC).date()

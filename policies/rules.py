@@ -116,7 +116,7 @@ def _delay_steps(f: Facts, eta: datetime, book: PolicyBook, *, notify: bool = Tr
 
 def _cancel_steps(f: Facts, items: tuple[ItemFacts, ...], rule: str, reason: str) -> list[Step]:
     """Cancel these units (the whole order if that cancels every line) with the refund of section 2."""
-    remaining = {}
+    remaining: dict[str, int] = {}
     for line in f.order.lines:
         if line.status != "cancelled":
             remaining[line.sku] = remaining.get(line.sku, 0) + line.qty
@@ -329,6 +329,7 @@ def _returns(f: Facts, book: PolicyBook, reading: str | None) -> BookPlan:
     if final_sale and reason in r_book.final_sale_held_reasons:
         return BookPlan(steps=tuple(decided(approve("R2"), "R2")), case_hold=("R2",),
                         notes=("final sale, damaged or wrong: held (R2)",), reading=assumed)
+    hold: tuple[str, ...]
     match reason:
         case "damaged" | "wrong_item" if ret.evidence:
             steps, hold, note = decided(approve("R3"), "R3"), (), "with evidence: approve (R3)"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Sets up and runs every check CI runs: lint, the example eval suites, the test suite (browser tests on Debian's
-# Chromium, installed here when missing and we are root).
+# Sets up and runs every check CI runs: lint, the type checker, the example eval suites, the test suite (browser
+# tests on Debian's Chromium, installed here when missing and we are root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
@@ -11,6 +11,8 @@ if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ]; then
 fi
 echo "== ruff" >&2
 .venv/bin/ruff check .
+echo "== mypy (core, policies, tools, agents; settings in pyproject.toml)" >&2
+.venv/bin/mypy
 if [ -d ../shared/cases ]; then
   echo "== tower eval run ../shared/cases" >&2
   .venv/bin/tower eval run ../shared/cases --report artifacts/eval-shared.json

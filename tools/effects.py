@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from core.errors import NotFound, PreconditionFailed
 from core.events import DomainEvent, event
+from core.jsonvalue import iso
 from core.lifecycle import LINE, ORDER, RETURN, SHIPMENT, step
 from core.models import (
     Lane,
@@ -137,7 +138,7 @@ def reroute_shipment(cx: EffectContext, x: a.RerouteShipment) -> dict[str, Any]:
         cx.session.add_all(ShipmentLine(shipment_id=new_id, sku=i.sku, qty=i.qty) for i in items)
         cx.emit(event("shipment.reshipped", new_id, cx.now, reship_of=s.id, location=x.to_location,
                       service=x.service, eta=eta))
-        return {"shipment_id": new_id, "reship_of": s.id, "eta": eta.isoformat()}
+        return {"shipment_id": new_id, "reship_of": s.id, "eta": iso(eta)}
     before = (s.location, s.service, s.eta)
     if x.to_location != s.location:
         for item in items:
@@ -150,7 +151,7 @@ def reroute_shipment(cx: EffectContext, x: a.RerouteShipment) -> dict[str, Any]:
     cx.emit(step(SHIPMENT, s, s.id, "reroute" if x.to_location != s.location else "revise_eta", cx.now,
                  from_location=before[0], to_location=x.to_location, service=x.service, eta=eta))
     s.location, s.service, s.eta = x.to_location, x.service, eta
-    return {"from": f"{before[0]}/{before[1]}", "to": f"{x.to_location}/{x.service}", "eta": eta.isoformat()}
+    return {"from": f"{before[0]}/{before[1]}", "to": f"{x.to_location}/{x.service}", "eta": iso(eta)}
 
 
 def _reships(cx: EffectContext, shipment_id: str) -> int:
@@ -175,7 +176,7 @@ def backorder_line(cx: EffectContext, x: a.BackorderLine) -> dict[str, Any]:
         cx.emit(step(LINE, line, f"{line.order_id}#{line.line_no}", "backorder", cx.now,
                      expected_at=x.expected_at))
         line.expected_at = x.expected_at
-    return {"backordered": x.qty, "sku": x.sku, "expected_at": x.expected_at.isoformat()}
+    return {"backordered": x.qty, "sku": x.sku, "expected_at": iso(x.expected_at)}
 
 
 def cancel_line(cx: EffectContext, x: a.CancelLine) -> dict[str, Any]:

@@ -6,16 +6,12 @@ a model reads. They never write, so they need no guard.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from core.clock import hours_between
 from core.facts import Facts, ItemFacts
+from core.jsonvalue import iso
 from policies.rules import lane_cost, options
-
-
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
 
 
 def atp_by_location(facts: Facts) -> list[dict[str, Any]]:
@@ -32,7 +28,7 @@ def routing_options(facts: Facts, *, location: str, service: str, items: tuple[I
     """
     found = options(facts, current_cost=lane_cost(facts, location, service), items=items, counts_as_stocked=own,
                     locations={x for x in facts.locations if x != exclude_location})
-    rows = [{"location": x.location, "service": x.service, "eta": _iso(x.eta), "meets_promise": x.meets_promise,
+    rows = [{"location": x.location, "service": x.service, "eta": iso(x.eta), "meets_promise": x.meets_promise,
              "has_atp": x.has_atp, "cost_cents": x.cost_cents, "extra_cost_cents": x.extra_cost_cents,
              "carbon_cents": x.carbon_cents, "cost_plus_carbon_cents": x.weighted_cost_cents} for x in found]
     return {"current_location": location, "current_service": service,
@@ -79,14 +75,6 @@ def return_view(facts: Facts) -> dict[str, Any] | None:
     }
     if times:
         delivered = max(times)
-        out["delivered_at"] = _iso(delivered)
+        out["delivered_at"] = iso(delivered)
         out["days_since_delivery"] = round(hours_between(facts.now, delivered) / 24, 2)
     return out
-
-
-def customer_history(facts: Facts) -> dict[str, Any]:
-    """The customer's standing: tier, delivered orders, chargebacks, refunds and returns in 90 days."""
-    c = facts.customer
-    return {"tier": c.tier, "delivered_orders": c.delivered_orders, "chargebacks": c.chargebacks,
-            "refunds_90d": c.refunds_90d, "returns_90d": c.returns_90d,
-            "ship_to_known_address": facts.order.ship_address_id in c.delivered_addresses}

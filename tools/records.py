@@ -25,7 +25,6 @@ from policies.actions import Proposal, canonical_args
 from policies.judge import Verdict
 
 STATUS_FOR = {"apply": "pending", "hold": "held", "deny": "denied"}
-OPEN_STATUSES = ("pending", "held", "approved")
 APPLICABLE = ("pending", "approved")
 """What an applier may still take: a record leaves these statuses exactly once (`claim_record`)."""
 

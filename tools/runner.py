@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select
 from sqlmodel import Session
 
 from core.errors import DomainError
 from core.facts import Facts, load_facts
+from core.jsonvalue import jsonable
 from core.models import ActionRecord, Order, OrderException
 from core.store import UnitOfWork
 from policies import actions as a
@@ -139,7 +139,7 @@ def _apply_in(uow: UnitOfWork, rec: RecordRow, now: datetime, actor: str, order_
     result = EFFECTS[type(args)](cx, args)
     uow.emit(*cx.events)
     s.flush()  # the effect's ORM changes, before the next guard reads by Core
-    finish_record(uow.conn, rec, "applied", now, actor, _jsonable(result), audit)
+    finish_record(uow.conn, rec, "applied", now, actor, jsonable(result), audit)
     return facts
 
 
@@ -184,13 +184,3 @@ def _deny_after_failure(engine: Engine, record_id: int, now: datetime, actor: st
 def _current(engine: Engine, record_id: int) -> RecordRow:
     with UnitOfWork(engine) as uow:
         return record_for_update(uow.conn, record_id)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value

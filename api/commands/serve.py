@@ -175,6 +175,9 @@ def _start_ui(host: str, port: int, ui_port: int) -> subprocess.Popen[bytes]:
     if spec is None or spec.origin is None:
         raise typer.BadParameter("the ui package is not installed", param_hint="--ui")
     app = Path(spec.origin).parent / "app.py"
+    if importlib.util.find_spec("streamlit") is None:
+        raise typer.BadParameter("the dashboard needs the `ui` extra (streamlit is not installed): run "
+                                 "`bash scripts/setup.sh`, or pass --no-ui", param_hint="--ui")
     return subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", host, "--server.port",
          str(ui_port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],

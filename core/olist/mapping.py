@@ -134,9 +134,9 @@ def map_extract(extract: Extract, card: RateCard) -> Mapped:
         return product_id if len(sold_by[product_id]) == 1 else f"{product_id}:{seller_id}"
 
     orders: list[ReplayOrder] = []
-    for o in sorted(extract.orders, key=lambda x: (x.purchased_at, x.id)):
+    for raw in sorted(extract.orders, key=lambda x: (x.purchased_at, x.id)):
         try:
-            orders.append(_order(o, extract, sku_of, adjusted))
+            orders.append(_order(raw, extract, sku_of, adjusted))
         except ValueError as why:
             rejects[f"orders: {why}"] += 1
     first_state: dict[str, str] = {}
@@ -161,11 +161,11 @@ def map_extract(extract: Extract, card: RateCard) -> Mapped:
                 products[line.sku] = _product(line.sku, extract)
 
     reviews = []
-    for r in sorted(extract.reviews, key=lambda x: (x.created_at, int(x.id) if x.id.isdigit() else 0, x.id)):
-        if r.label not in COMPLAINT_LABELS:
+    for review in sorted(extract.reviews, key=lambda x: (x.created_at, int(x.id) if x.id.isdigit() else 0, x.id)):
+        if review.label not in COMPLAINT_LABELS:
             continue
         try:
-            reviews.append(_review(r, adjusted))
+            reviews.append(_review(review, adjusted))
         except ValueError as why:
             rejects[f"complaints: {why}"] += 1
     for region in sorted({o.ship_region for o in orders} | {r.ship_region for r in reviews}):

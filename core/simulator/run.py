@@ -17,6 +17,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -25,8 +26,8 @@ from sqlmodel import Session, SQLModel, col, select
 
 from core import services
 from core.clock import VirtualClock
-from core.detectors import iso
 from core.events import event
+from core.jsonvalue import iso
 from core.models import Event, Order, OrderException, Shipment, ShipmentLine
 from core.services import CarrierUpdate, LineRequest, OmsRules, PlaceOrder
 from core.simulator.network import Network, generate_network
@@ -77,7 +78,7 @@ class Summary:
 class _Due:
     at: datetime
     seq: int
-    step: Callable[[datetime], None] = field(compare=False)
+    step: Callable[[datetime], object] = field(compare=False)  # what a step returns is not used
 
 
 class Simulation:
@@ -95,7 +96,7 @@ class Simulation:
 
     # ---- the agenda
 
-    def at(self, when: datetime, step: Callable[[datetime], None]) -> None:
+    def at(self, when: datetime, step: Callable[[datetime], object]) -> None:
         self._n += 1
         heapq.heappush(self._agenda, _Due(max(when, self.start), self._n, step))
 
@@ -161,7 +162,7 @@ class Simulation:
         for sid in result.shipments:
             shp = self._shipment(sid)
             handling = (shp.eta - now) - timedelta(hours=self._transit_hours(shp))
-            self.at(now + handling / 2, lambda t, sid=sid: self.pick(t, sid))
+            self.at(now + handling / 2, partial(self.pick, sid=sid))
 
     def pick(self, now: datetime, sid: str) -> None:
         rng, sc = self.rng, self.scenario
@@ -213,8 +214,9 @@ class Simulation:
             return
         items = self._items(sid)
         sku, qty = items[rng.randrange(len(items))]
-        reason: str | None = rng.choice(REASONS)
-        claim = rng.choice(CLAIMS[reason])
+        picked = rng.choice(REASONS)
+        reason: str | None = picked
+        claim = rng.choice(CLAIMS[picked])
         if rng.random() < sc.no_reason_rate:
             reason, claim = None, rng.choice(VAGUE_CLAIMS)
         evidence = reason in ("damaged", "wrong_item") and rng.random() < 0.5

@@ -24,7 +24,8 @@ from sqlmodel import Session, col, select
 from agents.service import work_exception
 from core import services
 from core.clock import VirtualClock, utc
-from core.detectors import delay_hours, iso
+from core.detectors import delay_hours
+from core.jsonvalue import iso
 from core.models import Customer, ExceptionType, Lane, Location, OrderException, OrderLine, Product, Shipment
 from core.olist.detect import dispatch_eta, missed_dispatch, overdue, overdue_eta
 from core.olist.mapping import SERVICE, UNKNOWN_ITEM, UNKNOWN_SELLER, Mapped, ReplayOrder, ReviewCase

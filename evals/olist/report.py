@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from core.detectors import iso
+from core.jsonvalue import iso
 from core.models import ActionRecord, Order, OrderException, Shipment
 from core.olist.extract import Review
 from core.olist.mapping import COMPLAINT_LABELS, Mapped, ReplayOrder

@@ -124,7 +124,6 @@ def test_repeat_below_1_is_refused(tmp_path: Path) -> None:
 
 
 def test_the_rules_planner_gives_k_identical_runs(tmp_path: Path) -> None:
-    pytest.importorskip("agents.service", reason="the agents layer is not there yet")
     write_case(tmp_path, "a.json", make_case("a"))
     write_case(tmp_path, "b.json", over_ceiling_case("b"))
     result = run_suite(load_suite([tmp_path]), repeat=3)

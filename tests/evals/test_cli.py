@@ -122,7 +122,6 @@ def test_the_shared_suite_loads_through_the_cli(fake_work: FakeWork) -> None:
 
 
 def test_the_shared_suite_passes_with_the_real_agents_and_the_rules_planner(tmp_path: Path) -> None:
-    pytest.importorskip("agents.service", reason="the agents layer is not there yet")
     if not SHARED_CASES.is_dir():
         pytest.skip(f"{SHARED_CASES} is not there")
     out = tmp_path / "report.json"

@@ -32,7 +32,6 @@ def standard_10h_case(case_id: str = "delay-standard-10h") -> dict[str, Any]:
 
 
 def test_a_looser_policy_is_caught_by_compare_naming_each_case_it_broke(tmp_path: Path) -> None:
-    pytest.importorskip("agents.service", reason="the agents layer is not there yet")
     suite = tmp_path / "suite"
     write_case(suite, "ceiling.json", over_ceiling_case())
     write_case(suite, "quiet.json", standard_10h_case())
@@ -52,7 +51,6 @@ def test_a_looser_policy_is_caught_by_compare_naming_each_case_it_broke(tmp_path
 
 
 def test_the_shared_suite_under_the_looser_policy_regresses_the_10h_delay(tmp_path: Path) -> None:
-    pytest.importorskip("agents.service", reason="the agents layer is not there yet")
     if not SHARED_CASES.is_dir():
         pytest.skip(f"{SHARED_CASES} is not there")
     base, candidate = tmp_path / "base.json", tmp_path / "looser.json"

@@ -10,8 +10,9 @@ from pathlib import Path
 from eval_factories import FakeAction, FakeResult, FakeWork, make_case, planner_per_case, write_case
 from rich.console import Console
 
+from core.jsonvalue import jsonable
 from evals.loader import load_suite
-from evals.report import jsonable, print_report, report_json
+from evals.report import print_report, report_json
 from evals.runner import SuiteResult, run_suite
 
 

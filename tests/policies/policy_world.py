@@ -23,6 +23,7 @@ from agents.service import ActionView, WorkResult, work_exception
 from core.clock import FixedClock
 from core.exceptions import raise_exception
 from core.facts import Facts, load_facts
+from core.jsonvalue import iso
 from core.models import Event
 from core.store import UnitOfWork, fresh_memory_engine
 from core.world import World, import_world
@@ -39,10 +40,6 @@ PRICE = 10_000
 BODY = "Hello, this is an update about your order."
 
 World_ = dict[str, Any]
-
-
-def iso(t: datetime) -> str:
-    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def hours(h: float) -> timedelta:
