@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api import errors
 from api.auth import TokenBook
 from api.routers import exceptions, orders, overview, simulator
 from api.runtime import Runtime, open_runtime
@@ -29,6 +30,7 @@ def create_app(settings: ServiceSettings | None = None, *, clock: Clock | None =
 
     app = FastAPI(title="Exception Control Tower", version="0.1.0", lifespan=lifespan,
                   description="Orders, exceptions, held actions and supervisors' decisions over one OMS.")
+    errors.install(app, settings.max_request_bytes)
     app.state.runtime = rt
     app.state.tokens = TokenBook(settings.tokens)
     app.include_router(orders.router)

@@ -52,6 +52,9 @@ class ServiceSettings(Settings):
         default=120, gt=0, description="a claim older than this is taken to belong to a dead worker")
     worker_poll_seconds: float = Field(default=1.0, gt=0, description="idle wait between empty claims")
     sweep_every_seconds: float = Field(default=30, gt=0, description="how often a worker expires held items")
+    max_request_bytes: int = Field(
+        default=256 * 1024, gt=0,
+        description="a request body over this many bytes is refused (413) before it is read")
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 
