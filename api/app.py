@@ -7,17 +7,26 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api import errors
 from api.auth import TokenBook
 from api.routers import exceptions, orders, overview, simulator
 from api.runtime import Runtime, open_runtime
-from api.settings import ServiceSettings
+from api.settings import TOKENS_HELP, ServiceSettings
 from core.clock import Clock
+
+
+class NoTokens(ValueError):
+    """The API has no bearer token to take: it does not start (fail closed)."""
 
 
 def create_app(settings: ServiceSettings | None = None, *, clock: Clock | None = None,
                runtime: Runtime | None = None) -> FastAPI:
     """Build the app; pass `runtime` to share one with a worker in the same process (or a test)."""
     settings = settings or (runtime.settings if runtime else ServiceSettings())
+    tokens = settings.accepted_tokens()
+    if not tokens:
+        raise NoTokens(f"no bearer tokens: {TOKENS_HELP}; or pass --demo to take the public demo tokens "
+                       "on this machine only")
     owned = runtime is None
     rt = runtime or open_runtime(settings, clock=clock)
 
@@ -29,8 +38,9 @@ def create_app(settings: ServiceSettings | None = None, *, clock: Clock | None =
 
     app = FastAPI(title="Exception Control Tower", version="0.1.0", lifespan=lifespan,
                   description="Orders, exceptions, held actions and supervisors' decisions over one OMS.")
+    errors.install(app, settings.max_request_bytes)
     app.state.runtime = rt
-    app.state.tokens = TokenBook(settings.tokens)
+    app.state.tokens = TokenBook(tokens)
     app.include_router(orders.router)
     app.include_router(exceptions.router)
     app.include_router(overview.router)

@@ -23,7 +23,7 @@ from api.holds import stamp_deadlines
 from api.leases import Heartbeat
 from api.queries import actions_of
 from api.runtime import Runtime
-from api.schemas import ActionChoice, DecisionIn, DecisionOut
+from api.schemas import DecisionIn, DecisionOut
 from core.facts import load_facts
 from core.models import ActionRecord, AuditEntry, ExceptionState, OrderException
 from policies.actions import Proposal, canonical_args
@@ -63,15 +63,9 @@ def _already(rec: ActionRecord) -> str:
     return f"{rec.idempotency_key} is not waiting for a decision: it is {rec.status}"
 
 
-def _choices(body: DecisionIn) -> list[ActionChoice] | None:
-    if body.actions is None:
-        return None
-    return [ActionChoice(key=x) if isinstance(x, str) else x for x in body.actions]
-
-
 def _select(records: list[ActionRecord], body: DecisionIn, exception_id: str,
             now: datetime) -> list[tuple[ActionRecord, dict[str, Any] | None]]:
-    choices = _choices(body)
+    choices = body.actions
     if choices is None:
         chosen = [(r, None) for r in records if r.status == "held"]
         if not chosen:
@@ -137,7 +131,7 @@ def _plan(s: Session, rt: Runtime, exc: OrderException, body: DecisionIn, princi
     for i, (rec, edit) in enumerate(chosen):
         assert edit is not None and rec.id is not None
         try:
-            edits[rec.id] = (i, canonical_args(rec.action, {**rec.args, **edit}))
+            edits[rec.id] = (i, canonical_args(rec.action, {**rec.args, **edit}, strict=True))
         except ValueError as err:
             errors.append(_field_error(["actions", i, "args"], str(err), "invalid_args"))
     if errors:

@@ -1,11 +1,43 @@
-"""What crosses the HTTP boundary: validated requests and the response models the OpenAPI schema publishes."""
+"""What crosses the HTTP boundary: validated requests and the response models the OpenAPI schema publishes.
+
+Every string that comes in is capped and may not hold a NUL byte (no store keeps one: PostgreSQL
+refuses it); numbers are taken strictly (no `true` as 1, no `"25400"` as 25400). The caps are the
+constants below, documented in the schema; a message body (an edit's `body`) is capped by the book.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from fastapi import Path, Query
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+
+from policies.book import BOOK
+
+# --------------------------------------------------------------------------- caps
+
+MAX_ID_CHARS = 64
+"""An id, a sku, a region or a filter."""
+MAX_KEY_CHARS = 200
+"""An action's idempotency key."""
+MAX_NOTE_CHARS = 2_000
+"""A supervisor's note on a decision."""
+MAX_EDIT_ARGS = 16
+"""Arguments an edit may name (the actions of section 7 have at most five)."""
+MAX_ARG_NAME_CHARS = 64
+MAX_ARG_CHARS = BOOK.messages.max_chars
+"""An edited argument's text: no argument may be longer than a message body (section 7)."""
+NO_NUL = r"^[^\x00]*$"
+
+Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS, pattern=NO_NUL)]
+IdParam = Annotated[str, Path(min_length=1, max_length=MAX_ID_CHARS, pattern=NO_NUL)]
+IdFilter = Annotated[str | None, Query(min_length=1, max_length=MAX_ID_CHARS, pattern=NO_NUL)]
+Key = Annotated[str, Field(min_length=1, max_length=MAX_KEY_CHARS, pattern=NO_NUL)]
+ArgName = Annotated[str, Field(min_length=1, max_length=MAX_ARG_NAME_CHARS, pattern=NO_NUL)]
+ArgText = Annotated[str, Field(max_length=MAX_ARG_CHARS, pattern=NO_NUL)]
+ArgValue = Annotated[bool, Field(strict=True)] | Annotated[int, Field(strict=True)] | ArgText | None
+"""Arguments are scalars: text, a whole number, a flag (times are ISO text)."""
 
 # --------------------------------------------------------------------------- common
 
@@ -55,23 +87,27 @@ Method = Literal["standard", "express", "same_day"]
 class LineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    sku: str = Field(min_length=1, max_length=64)
-    qty: int = Field(gt=0, le=1_000)
+    sku: Id
+    qty: int = Field(gt=0, le=1_000, strict=True)
 
 
 class OrderIn(BaseModel):
     """A storefront's order; prices come from the catalog, never from the client."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "customer_id": "C-1", "ship_region": "US-NE", "ship_address_id": "A-1", "shipping_method": "standard",
+        "fee_cents": 500, "promised_by": "2026-03-06T08:00:00Z", "lines": [{"sku": "LAMP-01", "qty": 1}],
+        "fraud_score": 0.05}]})
 
-    customer_id: str = Field(min_length=1, max_length=64)
-    ship_region: str = Field(min_length=1, max_length=64)
-    ship_address_id: str = Field(min_length=1, max_length=64)
+    customer_id: Id
+    ship_region: Id
+    ship_address_id: Id
     shipping_method: Method
-    fee_cents: int = Field(ge=0, le=1_000_000)
+    fee_cents: int = Field(ge=0, le=1_000_000, strict=True)
     promised_by: AwareDatetime
     lines: list[LineIn] = Field(min_length=1, max_length=100)
-    fraud_score: float = Field(default=0.0, ge=0, le=1, description="the payment screening score in [0, 1]")
+    fraud_score: float = Field(default=0.0, ge=0, le=1, strict=True,
+                               description="the payment screening score in [0, 1]")
 
 
 class LineOut(BaseModel):
@@ -224,19 +260,31 @@ class ExceptionDetail(ExceptionSummary):
 class ActionChoice(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    key: str = Field(min_length=1, max_length=200)
-    args: dict[str, Any] | None = Field(default=None, description="for `edit`: the arguments to change")
+    key: Key
+    args: dict[ArgName, ArgValue] | None = Field(
+        default=None, max_length=MAX_EDIT_ARGS,
+        description=f"for `edit`: the arguments to change (scalars; text at most {MAX_ARG_CHARS} characters)")
+
+
+def _as_choice(value: Any) -> Any:
+    return {"key": value} if isinstance(value, str) else value
+
+
+Choice = Annotated[ActionChoice, BeforeValidator(_as_choice, json_schema_input_type=ActionChoice | Key)]
+"""A key alone or {key, args}: read as one model, so every error names `actions.N.key` or `actions.N.args`."""
 
 
 class DecisionIn(BaseModel):
     """A supervisor's decision on held actions; `actions` omitted = every held action of the exception."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid",
+                              json_schema_extra={"examples": [{"decision": "approve", "note": "known customer"}]})
 
     decision: Literal["approve", "reject", "edit"]
-    actions: list[ActionChoice | str] | None = Field(
+    actions: list[Choice] | None = Field(
         default=None, max_length=100, description="held items by key (a string or {key, args})")
-    note: str | None = Field(default=None, max_length=2_000)
+    note: str | None = Field(default=None, max_length=MAX_NOTE_CHARS, pattern=NO_NUL,
+                             description=f"why, for the audit: at most {MAX_NOTE_CHARS} characters")
 
 
 class DecisionOut(BaseModel):

@@ -6,6 +6,7 @@ so a planner's proposal means the same thing everywhere.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, Literal
 
@@ -114,12 +115,18 @@ class Proposal(BaseModel):
         None, description="why what the planner said cannot be read as a proposal (the judge denies it)")
 
 
-def parse_args(action: str, args: dict[str, Any]) -> _Args:
-    """Validated arguments, or ValueError naming the action and the field."""
+def parse_args(action: str, args: dict[str, Any], *, strict: bool = False) -> _Args:
+    """Validated arguments, or ValueError naming the action and the field.
+
+    `strict` takes the arguments as JSON is read strictly: no `true` as 1, no `"25400"` as 25400
+    (what a person's edit must be held to); times are ISO text either way.
+    """
     model = ARGS.get(action)
     if model is None:
         raise ValueError(f"{action!r} is not an action of the book (section 7)")
     try:
+        if strict:
+            return model.model_validate_json(json.dumps(args), strict=True)
         return model.model_validate(args)
     except ValidationError as err:
         first = err.errors()[0]
@@ -127,9 +134,9 @@ def parse_args(action: str, args: dict[str, Any]) -> _Args:
         raise ValueError(f"{action}: {field}: {first['msg']}") from err
 
 
-def canonical_args(action: str, args: dict[str, Any]) -> dict[str, Any]:
+def canonical_args(action: str, args: dict[str, Any], *, strict: bool = False) -> dict[str, Any]:
     """Arguments in one JSON form (times as UTC ISO), for idempotency keys and the audit."""
-    parsed = parse_args(action, args)
+    parsed = parse_args(action, args, strict=strict)
     out: dict[str, Any] = {}
     for key, value in parsed.model_dump().items():
         if value is None and key == "eta":

@@ -47,7 +47,7 @@ def clock() -> VirtualClock:
 
 @pytest.fixture
 def runtime(db_url: str, clock: VirtualClock) -> Iterator[Runtime]:
-    rt = open_runtime(ServiceSettings(database_url=db_url), clock=clock)
+    rt = open_runtime(ServiceSettings(database_url=db_url, demo=True), clock=clock)
     seed_shop(rt.engine)
     yield rt
     rt.close()

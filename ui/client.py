@@ -16,10 +16,15 @@ import httpx
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 DEMO_TOKENS = ("demo-viewer", "demo-supervisor", "demo-supervisor-2", "demo-lead")
+"""Public: the sign-in box names them only when the API takes them too (TOWER_DEMO, set by `tower up`)."""
 
 
 def api_url() -> str:
     return os.environ.get("TOWER_API_URL", DEFAULT_API_URL).rstrip("/")
+
+
+def demo_mode() -> bool:
+    return os.environ.get("TOWER_DEMO", "").lower() in ("1", "true", "yes")
 
 
 class ApiError(Exception):
@@ -84,9 +89,9 @@ class TowerClient:
         """Raise ApiError unless the token is known (401) and the API answers."""
         self.get("/policy")
 
-    def can_decide(self) -> bool:
-        """Whether this token's role may decide held actions (the API says, from the token's role)."""
-        return bool(self.get("/me")["may_decide"])
+    def me(self) -> dict[str, Any]:
+        """Who holds this token, their role and what it allows (the API says; the token itself is never shown)."""
+        return self.get("/me")  # type: ignore[no-any-return]
 
     # ---- reads
 

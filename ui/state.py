@@ -6,10 +6,10 @@ from typing import Any
 
 import streamlit as st
 
-from ui.client import DEMO_TOKENS, ApiError, TowerClient, api_url
+from ui.client import DEMO_TOKENS, ApiError, TowerClient, api_url, demo_mode
 
 DEFAULTS: dict[str, Any] = {
-    "auth": None,  # {"token", "base_url", "can_decide"} once signed in
+    "auth": None,  # {"token", "base_url", "name", "role", "can_decide"} once signed in; the token is never shown
     "flash": [],  # (kind, message) shown once at the top of the next page drawn
     "exception_id": "",  # the exception the Exception page shows
     "order_id": "",  # the order the Orders page shows
@@ -31,10 +31,11 @@ def sign_in(token: str) -> str | None:
     client = TowerClient(token, api_url())
     try:
         client.check()
-        can_decide = client.can_decide()
+        me = client.me()
     except ApiError as err:
         return "unknown token" if err.status == 401 else err.message
-    st.session_state.auth = {"token": token, "base_url": client.base_url, "can_decide": can_decide}
+    st.session_state.auth = {"token": token, "base_url": client.base_url, "name": me["name"], "role": me["role"],
+                             "can_decide": bool(me["may_decide"])}
     st.session_state.client = client
     return None
 
@@ -50,7 +51,7 @@ def sign_in_box() -> None:
         if auth is None:
             st.subheader("Sign in")
             st.text_input("API token", key="token_input", type="password",
-                          help="Demo tokens: " + ", ".join(DEMO_TOKENS))
+                          help="Demo tokens: " + ", ".join(DEMO_TOKENS) if demo_mode() else None)
             if st.button("Sign in", key="sign_in", type="primary"):
                 error = sign_in(st.session_state.get("token_input", ""))
                 if error:
@@ -59,8 +60,8 @@ def sign_in_box() -> None:
                     st.rerun()
             st.caption(f"API: {api_url()}")
             return
-        role = "may decide" if auth["can_decide"] else "read only (viewer)"
-        st.caption(f"Signed in with `{auth['token'][:12]}…` · {role}")
+        may = "may decide" if auth["can_decide"] else "read only"
+        st.text(f"Signed in as {auth['name']} · role {auth['role']}, {may}")
         st.caption(f"API: {auth['base_url']}")
         if st.button("Sign out", key="sign_out"):
             sign_out()

@@ -19,13 +19,16 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from fastapi import FastAPI
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from api.app import create_app
+from api.app import NoTokens, create_app
 from api.commands.simulate import DEFAULT_START
 from api.holds import sweep_expired
-from api.runtime import open_runtime, run_book
+from api.runtime import Runtime, open_runtime, run_book
 from api.settings import DEMO_TOKENS, MIN_LEASE_SECONDS, ServiceSettings
 from api.worker import Worker, default_worker_id, install_test_hook
 from core import services
@@ -43,8 +46,19 @@ PolicyOption = Annotated[Path | None, typer.Option(
 
 
 def _settings(db: str | None, **overrides: object) -> ServiceSettings:
-    """The environment's settings with the command line's options over them; a bad --policy exits 2, named."""
-    settings = ServiceSettings()
+    """The settings from the environment with the command's options over them; a bad setting ends the
+    command (exit 2) with its field and why, never with its value (a token must not be echoed)."""
+    try:
+        settings = ServiceSettings()
+    except ValidationError as err:
+        for e in err.errors(include_input=False, include_url=False):
+            msg = e["msg"].removeprefix("Value error, ")
+            field = "TOWER_" + ".".join(str(p) for p in e["loc"]).upper()
+            typer.echo(msg if msg.startswith(field) else f"{field}: {msg}", err=True)
+        raise typer.Exit(2) from None
+    except SettingsError as err:
+        typer.echo(f"{err}: it must be valid JSON", err=True)
+        raise typer.Exit(2) from None
     updates = {k: v for k, v in {"database_url": db, **overrides}.items() if v is not None}
     settings = settings.model_copy(update=updates) if updates else settings
     try:
@@ -53,6 +67,14 @@ def _settings(db: str | None, **overrides: object) -> ServiceSettings:
         typer.echo(f"error: the policy book cannot be loaded: {err}", err=True)
         raise typer.Exit(2) from None
     return settings
+
+
+def _app(settings: ServiceSettings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    try:
+        return create_app(settings, runtime=runtime)
+    except NoTokens as err:
+        typer.echo(f"tower: {err}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _logging() -> None:
@@ -65,11 +87,13 @@ def api(
     host: Annotated[str | None, typer.Option(help="Bind address (default TOWER_API_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default TOWER_API_PORT).")] = None,
     policy: PolicyOption = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Also take the public demo tokens (this machine only).")]
+    = False,
 ) -> None:
-    """Serve the HTTP API (uvicorn)."""
+    """Serve the HTTP API (uvicorn). It takes the tokens of TOWER_TOKENS, and refuses to start without any."""
     _logging()
-    settings = _settings(db, api_host=host, api_port=port, policy=policy)
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="info")
+    settings = _settings(db, api_host=host, api_port=port, policy=policy, demo=demo or None)
+    uvicorn.run(_app(settings), host=settings.api_host, port=settings.api_port, log_level="info")
 
 
 def worker(
@@ -133,7 +157,7 @@ def up(
     if not db.startswith("sqlite"):
         raise typer.BadParameter("`tower up` runs on SQLite; start `tower api` and `tower worker`s for PostgreSQL",
                                  param_hint="--db")
-    settings = _settings(db, api_host=host, api_port=port, hold_deadlines=expire, policy=policy)
+    settings = _settings(db, api_host=host, api_port=port, hold_deadlines=expire, policy=policy, demo=True)
     rt = open_runtime(settings)
     stop = threading.Event()
     threads = []
@@ -159,7 +183,7 @@ def up(
     dashboard = _start_ui(host, port, ui_port) if ui else None
     _banner(settings, host, port, ui_port if ui else None)
     try:
-        uvicorn.run(create_app(runtime=rt), host=settings.api_host, port=settings.api_port, log_level="info")
+        uvicorn.run(_app(runtime=rt), host=settings.api_host, port=settings.api_port, log_level="info")
     finally:
         if dashboard is not None:
             _stop(dashboard)
@@ -181,7 +205,7 @@ def _start_ui(host: str, port: int, ui_port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", host, "--server.port",
          str(ui_port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        env={**os.environ, "TOWER_API_URL": f"http://{host}:{port}"})
+        env={**os.environ, "TOWER_API_URL": f"http://{host}:{port}", "TOWER_DEMO": "1"})
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -196,9 +220,10 @@ def _banner(settings: ServiceSettings, host: str, port: int, ui_port: int | None
     lines = [f"API        http://{host}:{port}  (docs: /docs)"]
     if ui_port is not None:
         lines.append(f"Dashboard  http://{host}:{ui_port}")
-    demo = [t for t in settings.tokens if t in DEMO_TOKENS]
-    if demo:
-        lines.append("Demo tokens: " + ", ".join(f"{t} ({settings.tokens[t].role})" for t in demo))
+    if settings.demo:  # public values (they are in the README); a TOWER_TOKENS token is never shown
+        lines.append("Demo tokens (this machine only): " + ", ".join(f"{t} ({s.role})" for t, s in DEMO_TOKENS.items()))
+    if settings.tokens:
+        lines.append("TOWER_TOKENS holders: " + ", ".join(s.name for s in settings.tokens.values()))
     typer.echo("\n".join(lines) + "\nCtrl-C stops everything.", err=True)
 
 

@@ -18,6 +18,8 @@ from api.schemas import (
     DecisionOut,
     ExceptionDetail,
     ExceptionSummary,
+    IdFilter,
+    IdParam,
     Page,
     Problem,
 )
@@ -31,7 +33,7 @@ def list_exceptions(
     rt: RuntimeDep, session: SessionDep, _: Reader,
     type: ExceptionType | None = None,
     status: Annotated[ExceptionState | None, Query(description="the exception's state")] = None,
-    order: str | None = None, customer: str | None = None,
+    order: IdFilter = None, customer: IdFilter = None,
     min_age_hours: Annotated[float | None, Query(ge=0, le=1e6, description="raised at least this long ago")] = None,
     max_age_hours: Annotated[float | None, Query(ge=0, le=1e6, description="raised at most this long ago")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
@@ -41,8 +43,8 @@ def list_exceptions(
     return queries.list_exceptions(session, f, now=rt.clock.now(), limit=limit, offset=offset)
 
 
-@router.get("/exceptions/{exception_id}", response_model=ExceptionDetail, responses={**NOT_FOUND})
-def get_exception(exception_id: str, rt: RuntimeDep, session: SessionDep, _: Reader) -> ExceptionDetail:
+@router.get("/exceptions/{exception_id}", response_model=ExceptionDetail, responses={**NOT_FOUND, **INVALID})
+def get_exception(exception_id: IdParam, rt: RuntimeDep, session: SessionDep, _: Reader) -> ExceptionDetail:
     out = queries.exception_detail(session, exception_id, now=rt.clock.now())
     if out is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"exception {exception_id!r} does not exist")
@@ -58,7 +60,7 @@ def get_exception(exception_id: str, rt: RuntimeDep, session: SessionDep, _: Rea
         409: {"model": Problem, "description": "an item was already decided, or expired"},
         **INVALID, **UNREADABLE,
     })
-def decide(exception_id: str, body: DecisionIn, rt: RuntimeDep, principal: Decider) -> DecisionOut | JSONResponse:
+def decide(exception_id: IdParam, body: DecisionIn, rt: RuntimeDep, principal: Decider) -> DecisionOut | JSONResponse:
     try:
         return decisions.decide(rt, exception_id, body, principal)
     except decisions.DecisionRefused as err:

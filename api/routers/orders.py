@@ -9,7 +9,20 @@ from fastapi.responses import JSONResponse
 
 from api import orders, queries
 from api.deps import OrderWriter, Reader, RuntimeDep, SessionDep
-from api.schemas import AUTH_ERRORS, INVALID, NOT_FOUND, UNREADABLE, OrderIn, OrderOut, OrderSummary, Page, StockOut
+from api.schemas import (
+    AUTH_ERRORS,
+    INVALID,
+    NOT_FOUND,
+    UNREADABLE,
+    IdFilter,
+    IdParam,
+    OrderIn,
+    OrderOut,
+    OrderSummary,
+    Page,
+    StockOut,
+)
+from core.models import OrderStatus
 
 router = APIRouter(tags=["orders"], responses=AUTH_ERRORS)
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -28,8 +41,8 @@ def place_order(body: OrderIn, rt: RuntimeDep, session: SessionDep, _: OrderWrit
     return out
 
 
-@router.get("/orders/{order_id}", response_model=OrderOut, responses={**NOT_FOUND})
-def get_order(order_id: str, session: SessionDep, _: Reader) -> OrderOut:
+@router.get("/orders/{order_id}", response_model=OrderOut, responses={**NOT_FOUND, **INVALID})
+def get_order(order_id: IdParam, session: SessionDep, _: Reader) -> OrderOut:
     out = queries.get_order(session, order_id)
     if out is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"order {order_id!r} does not exist")
@@ -37,13 +50,13 @@ def get_order(order_id: str, session: SessionDep, _: Reader) -> OrderOut:
 
 
 @router.get("/orders", response_model=Page[OrderSummary], responses={**INVALID})
-def list_orders(session: SessionDep, _: Reader, status: str | None = None, customer: str | None = None,
+def list_orders(session: SessionDep, _: Reader, status: OrderStatus | None = None, customer: IdFilter = None,
                 limit: Limit = 50, offset: Offset = 0) -> Page[OrderSummary]:
     return queries.list_orders(session, status=status, customer=customer, limit=limit, offset=offset)
 
 
 @router.get("/inventory", response_model=Page[StockOut], responses={**INVALID},
             summary="Available to promise by location")
-def list_inventory(session: SessionDep, _: Reader, sku: str | None = None, location: str | None = None,
+def list_inventory(session: SessionDep, _: Reader, sku: IdFilter = None, location: IdFilter = None,
                    limit: Limit = 100, offset: Offset = 0) -> Page[StockOut]:
     return queries.list_stock(session, sku=sku, location=location, limit=limit, offset=offset)

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func
 from sqlmodel import Session, select
 
@@ -38,11 +38,16 @@ class ScenarioOut(BaseModel):
     description: str
 
 
+ScenarioName = Literal[tuple(sorted(SCENARIOS))]  # type: ignore[valid-type]
+
+
 class RunIn(BaseModel):
-    scenario: str = Field(description="a scenario name from GET /simulator")
-    orders: int = Field(default=50, ge=1, le=2_000)
-    seed: int = Field(default=1, ge=0, le=2**31)
-    pace: float = Field(default=0.05, ge=0, le=5, description="wall seconds per simulator step")
+    model_config = ConfigDict(extra="forbid")
+
+    scenario: ScenarioName = Field(description="a scenario of GET /simulator")
+    orders: int = Field(default=50, ge=1, le=2_000, strict=True)
+    seed: int = Field(default=1, ge=0, le=2**31, strict=True)
+    pace: float = Field(default=0.05, ge=0, le=5, strict=True, description="wall seconds per simulator step")
 
 
 class RunOut(BaseModel):
@@ -139,11 +144,7 @@ def simulator(request: Request, _: Reader) -> SimulatorOut:
                         **INVALID, **UNREADABLE})
 def start_run(body: Annotated[RunIn, Body()], request: Request, rt: RuntimeDep,
               principal: Decider) -> RunOut | JSONResponse:
-    try:
-        scenario = scenario_named(body.scenario)
-    except ValueError as err:
-        return JSONResponse({"detail": [{"loc": ["body", "scenario"], "msg": str(err), "type": "unknown_scenario"}]},
-                            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+    scenario = scenario_named(body.scenario)
     runs = _runs(request)
     with runs.lock:
         if runs.last is not None and runs.last.state == "running":

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from api_helpers import as_, order_body
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
+from typer.testing import CliRunner
 
+from api import cli
+from api.app import NoTokens, create_app
 from api.auth import TokenBook, digest
-from api.settings import TokenSpec
+from api.commands import serve
+from api.settings import ServiceSettings, TokenSpec
 
 EVERYONE = {"viewer", "agent", "supervisor", "lead"}
 MATRIX: dict[tuple[str, str], set[str]] = {
@@ -65,3 +72,63 @@ def test_me_says_who_the_token_is_and_whether_it_may_decide(client: TestClient) 
     lead = client.get("/me", headers=as_("lead")).json()
     assert (viewer["role"], viewer["may_decide"]) == ("viewer", False)
     assert (lead["role"], lead["may_decide"]) == ("lead", True)
+
+
+# --- fail closed: no tokens, no service; no token ever shown --------------------------------------------
+
+REAL = "k3v9-Qm2x-Lp7w-Zr4t-Hs8y"  # a token of an operator's TOWER_TOKENS
+
+
+def test_the_app_refuses_to_start_without_tokens_unless_told_to_take_the_demo_ones() -> None:
+    with pytest.raises(NoTokens, match="TOWER_TOKENS") as refused:
+        create_app(ServiceSettings(database_url="sqlite://"))
+    assert "--demo" in str(refused.value)
+    with TestClient(create_app(ServiceSettings(database_url="sqlite://", demo=True))) as c:
+        assert c.get("/me", headers=as_("lead")).json()["name"] == "lia (lead)"
+
+
+def test_configured_tokens_alone_do_not_admit_the_demo_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOWER_TOKENS", json.dumps({REAL: {"name": "ana", "role": "lead"}}))
+    with TestClient(create_app(ServiceSettings(database_url="sqlite://"))) as c:
+        assert c.get("/me", headers=as_("lead")).status_code == 401
+        assert c.get("/me", headers={"Authorization": f"Bearer {REAL}"}).json()["name"] == "ana"
+
+
+@pytest.mark.parametrize(("entries", "holder"), [
+    ({REAL: {"name": "ana", "role": "boss"}}, "'ana'"),
+    ({REAL: {"role": "lead"}}, "entry 1"),
+    ({"short-one": {"name": "bo", "role": "lead"}}, "'bo'"),
+    ({"demo-lead": {"name": "cy", "role": "lead"}}, "'cy'"),
+    ({REAL: {"name": "ana", "role": "lead"}, REAL + " x": {"name": "dee", "role": "viewer"}}, "'dee'"),
+])
+def test_a_bad_tokens_entry_is_named_by_its_holder_never_by_its_token(
+        monkeypatch: pytest.MonkeyPatch, entries: dict[str, Any], holder: str) -> None:
+    monkeypatch.setenv("TOWER_TOKENS", json.dumps(entries))
+    with pytest.raises(ValidationError) as refused:
+        ServiceSettings()
+    text = str(refused.value)
+    assert "TOWER_TOKENS" in text and holder in text
+    assert not any(token in text for token in entries), text
+
+
+def test_tower_api_without_tokens_refuses_to_start_and_says_how_to_set_them(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    served: list[Any] = []
+    monkeypatch.setattr(serve.uvicorn, "run", lambda app, **_kw: served.append(app))
+    monkeypatch.delenv("TOWER_TOKENS", raising=False)
+    db = f"sqlite:///{tmp_path / 't.db'}"
+    result = CliRunner().invoke(cli.app, ["api", "--db", db])
+    assert result.exit_code == 2 and served == []
+    assert "TOWER_TOKENS=" in result.output and "--demo" in result.output
+
+    monkeypatch.setenv("TOWER_TOKENS", json.dumps({REAL: {"name": "ana", "role": "boss"}}))
+    result = CliRunner().invoke(cli.app, ["api", "--db", db])
+    assert result.exit_code == 2 and served == []
+    assert "'ana'" in result.output and REAL not in result.output
+
+    monkeypatch.delenv("TOWER_TOKENS")
+    result = CliRunner().invoke(cli.app, ["api", "--db", db, "--demo"])
+    assert result.exit_code == 0, result.output
+    [app] = served
+    with TestClient(app) as c:
+        assert c.get("/me", headers=as_("lead")).status_code == 200

@@ -30,7 +30,7 @@ the field; Starlette's 405 lists only the first matching route's methods in `All
 
 
 def _app():  # type: ignore[no-untyped-def]
-    rt = open_runtime(ServiceSettings(database_url="sqlite://"), clock=VirtualClock(T0))
+    rt = open_runtime(ServiceSettings(database_url="sqlite://", demo=True), clock=VirtualClock(T0))
     seed_shop(rt.engine)
     return create_app(runtime=rt)
 

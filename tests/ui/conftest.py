@@ -18,7 +18,8 @@ ENTRYPOINT = Path(__file__).resolve().parents[2] / "ui" / "app.py"
 
 
 def _live(tmp_path: Path, *, shop: bool) -> Iterator[LiveApi]:
-    rt = open_runtime(ServiceSettings(database_url=f"sqlite:///{tmp_path / 'ui.db'}"), clock=VirtualClock(T0))
+    settings = ServiceSettings(database_url=f"sqlite:///{tmp_path / 'ui.db'}", demo=True)
+    rt = open_runtime(settings, clock=VirtualClock(T0))
     if shop:
         seed_shop(rt.engine)
     live = LiveApi(rt).start()

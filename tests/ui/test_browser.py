@@ -81,14 +81,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     need_chromium()
     tmp = tmp_path_factory.mktemp("stack")
     db = f"sqlite:///{tmp / 'tower.db'}"
-    rt = open_runtime(ServiceSettings(database_url=db))
+    rt = open_runtime(ServiceSettings(database_url=db, demo=True))
     seed_shop(rt.engine)
     rt.close()
     api_port, ui_port = free_port(), free_port()
     env = {**os.environ, "TOWER_API_URL": f"http://127.0.0.1:{api_port}", "TOWER_LOG_LEVEL": "WARNING",
            "TOWER_WORKER_POLL_SECONDS": "0.2", "TOWER_EVAL_REPORT": str(tmp / "no-report.json")}
     commands = {
-        "api": [str(ROOT / ".venv/bin/tower"), "api", "--db", db, "--port", str(api_port)],
+        "api": [str(ROOT / ".venv/bin/tower"), "api", "--db", db, "--port", str(api_port), "--demo"],
         "worker": [str(ROOT / ".venv/bin/tower"), "worker", "--db", db, "--id", "browser-test-worker"],
         "ui": [sys.executable, "-m", "streamlit", "run", str(ROOT / "ui" / "app.py"), "--server.port", str(ui_port),
                "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
@@ -151,7 +151,7 @@ def test_a_supervisor_approves_one_item_and_rejects_another_in_the_browser(stack
             token.fill("demo-supervisor")
             token.press("Enter")
             page.get_by_role("button", name="Sign in").click()
-            expect(page.get_by_text("Signed in with")).to_be_visible()
+            expect(page.get_by_text("Signed in as sam (supervisor)")).to_be_visible()
 
             page.get_by_role("link", name="Approvals").click()
             item = page.locator(f".st-key-item_{approved}")

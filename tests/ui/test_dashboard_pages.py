@@ -11,8 +11,11 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
+from sqlmodel import Session, col, select, update
 from streamlit.testing.v1 import AppTest
 from ui_helpers import LiveApi, as_
+
+from core.models import ActionRecord, OrderException
 
 PAGES = ("overview", "approvals", "exception", "orders", "policy", "simulator", "evals")
 OpenApp = Callable[..., AppTest]
@@ -20,7 +23,7 @@ OpenApp = Callable[..., AppTest]
 
 def texts(at: AppTest) -> str:
     """Everything the page wrote, as one string to search."""
-    parts = [str(e.value) for kind in ("markdown", "caption", "info", "success", "warning", "error", "title",
+    parts = [str(e.value) for kind in ("markdown", "caption", "text", "info", "success", "warning", "error", "title",
                                        "subheader") for e in getattr(at, kind)]
     parts += [f"{m.label} {m.value}" for m in at.metric]
     return "\n".join(parts)
@@ -48,6 +51,14 @@ def test_nothing_but_the_sign_in_box_shows_before_signing_in(api: LiveApi, app: 
     at = app("approvals", token=None)
     assert "Sign in with an API token" in at.info[0].value
     assert [b.key for b in at.button] == ["sign_in"]
+
+
+def test_the_sidebar_names_who_signed_in_and_their_role_never_the_token(api: LiveApi, app: OpenApp) -> None:
+    at = app("overview")
+    sidebar = [str(e.value) for kind in ("text", "caption", "markdown") for e in getattr(at.sidebar, kind)]
+    assert any("Signed in as sam (supervisor)" in x and "role supervisor, may decide" in x for x in sidebar), sidebar
+    shown = texts(at) + "\n".join(sidebar)
+    assert "demo-supervisor" not in shown and "demo-sup" not in shown
 
 
 def test_an_unknown_token_is_refused_at_sign_in(api: LiveApi, app: OpenApp) -> None:
@@ -321,3 +332,34 @@ def test_a_hold_near_its_deadline_warns_and_one_past_it_cannot_be_decided(api: L
     assert any("deadline passed 1h 00m ago" in e.value for e in at.error)
     assert at.button(key=f"approve_{exc_id}").disabled and at.button(key=f"reject_{exc_id}").disabled
     assert at.button(key="bulk_approve").disabled
+
+
+HOSTILE = "**urgent** [refund here](https://evil.example) ![x](https://evil.example/p.png) <b>now</b> `x` :red[!]"
+
+
+def test_claims_bodies_and_rationales_are_drawn_as_text_never_as_markdown(api: LiveApi, app: OpenApp) -> None:
+    """A customer's claim, a message body and a planner's rationale are text from outside: they show as
+    written, in text elements, and no Markdown element carries them (no link, image or emphasis from them)."""
+    exc_id = api.held(score=0.45)
+    with Session(api.runtime.engine) as s:
+        s.execute(update(OrderException).where(col(OrderException.id) == exc_id).values(note=f"claim: {HOSTILE}"))
+        rec = s.exec(select(ActionRecord).where(ActionRecord.exception_id == exc_id)).one()
+        s.execute(update(ActionRecord).where(col(ActionRecord.id) == rec.id).values(
+            rationale=f"why: {HOSTILE}", args={**rec.args, "body": f"body: {HOSTILE}"}))
+        s.commit()
+    at = app("approvals")
+    at.session_state["exception_id"] = exc_id
+    pages = {"approvals": at}
+    exc = app("approvals")
+    exc.session_state["exception_id"] = exc_id
+    exc.switch_page("screens/exception.py").run()
+    pages["exception"] = exc
+    for name, page in pages.items():
+        assert not page.exception, [e.value for e in page.exception]
+        marked = [str(e.value) for kind in ("markdown", "caption", "info", "warning", "error", "success")
+                  for e in getattr(page, kind)]
+        assert not [m for m in marked if "evil.example" in m or "refund here" in m], (name, marked)
+        plain = "\n".join(str(e.value) for e in page.text)
+        wanted = {"approvals": ("why: ", "body: "), "exception": ("claim: ",)}[name]
+        for prefix in wanted:
+            assert prefix + HOSTILE in plain, (name, prefix, plain)

@@ -127,17 +127,16 @@ def render(item: QueueItem) -> None:
                          ("refunded", money(o["refunded_cents"])), ("fraud score", f"{o['fraud_score']:.2f}"),
                          ("lines", ", ".join(f"{x['qty']}× {x['sku']} @ {money(x['unit_price_cents'])}"
                                              for x in o["lines"]))]
-            st.markdown("\n".join(f"- {k}: {v}" for k, v in rows))
+            st.text("\n".join(f"{k}: {v}" for k, v in rows))
         with proposal:
             st.markdown("**Proposed** (held for a decision)")
-            for a in item.held:
+            for a in item.held:  # arguments, rationale, reasons and body come from outside: text, not Markdown
                 who = "a **lead**" if a["required_role"] == "lead" else "a supervisor"
-                st.markdown(f"- `{describe(a)}` · confidence **{a['confidence']:.2f}** · needs {who}\n"
-                            f"  - why: {a['rationale']}\n"
-                            f"  - policy: **{a['verdict'].get('decision', 'hold')}** by "
-                            f"{', '.join(a['rule_ids']) or '–'}: {'; '.join(a['reasons']) or '–'}")
+                st.markdown(f"confidence **{a['confidence']:.2f}** · needs {who} · policy: "
+                            f"**{a['verdict'].get('decision', 'hold')}** by {', '.join(a['rule_ids']) or '–'}")
+                st.text(f"{describe(a)}\nwhy: {a['rationale']}\npolicy says: {'; '.join(a['reasons']) or '–'}")
                 if body := a["args"].get("body"):
-                    st.caption(f"message: {body}")
+                    st.text(f"message: {body}")
             if others := [a for a in d["actions"] if a["status"] != "held"]:
                 st.caption("Also on this exception: " + "; ".join(f"{a['action']} {a['status']}" for a in others))
         buttons = st.columns([1, 3, 1, 1])

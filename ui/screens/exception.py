@@ -38,7 +38,7 @@ if st.button("Open the order", key="exception_open_order"):
     st.session_state.order_id = d["order_id"]
     st.switch_page("screens/orders.py")
 facts = {k: d[k] for k in ("subject", "shipment_id", "sku", "location", "short_qty", "return_id", "note") if d[k]}
-st.markdown("\n".join(f"- {k}: `{v}`" for k, v in {**facts, **d["detail"]}.items()))
+st.text("\n".join(f"{k}: {v}" for k, v in {**facts, **d["detail"]}.items()))  # a claim is text from outside
 if d["resolution"]:
     with st.expander("Resolution", expanded=False):
         st.json(d["resolution"])
