@@ -181,13 +181,17 @@ def decide(state: GraphState, runtime: Rt) -> GraphState:
             # take the same rows in the same order, so they wait for each other instead of deadlocking.
             judged = sorted(zip(approved, verdicts, strict=True), key=lambda rv: (processing_rank(rv[0].action),
                                                                                   rv[0].id))
+            audit = AuditLog()
             for rec, v in judged:
-                uow.conn.execute(_REJUDGE, {
-                    "rid": rec.id, "status": {"apply": "approved", "hold": "held", "deny": "denied"}[v.decision],
-                    "required_role": v.required_role,
-                    "verdict": {**rec.verdict, "rejudged": {"decision": v.decision, "rule_ids": list(v.rule_ids),
-                                                            "reasons": list(v.reasons),
-                                                            "policy_version": v.policy_version}}})
+                rejudged = {"decision": v.decision, "rule_ids": list(v.rule_ids), "reasons": list(v.reasons),
+                            "policy_version": v.policy_version}
+                status = {"apply": "approved", "hold": "held", "deny": "denied"}[v.decision]
+                done = uow.conn.execute(_REJUDGE, {"rid": rec.id, "status": status, "required_role": v.required_role,
+                                                   "verdict": {**rec.verdict, "rejudged": rejudged}})
+                if done.rowcount == 1:  # else an overlapping resume took it on: it audits what it did
+                    audit.add(now, exc.id, cx.actor, "action.rejudged",
+                              {"key": rec.idempotency_key, "action": rec.action, "status": status, **rejudged})
+            audit.write(uow.session)
         uow.commit()
     return {}
 

@@ -9,6 +9,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
 
 
 def _register() -> None:
+    from api.commands.audit import audit_app
     from api.commands.replay import replay_app
     from api.commands.serve import api, sweep, up, worker
     from api.commands.simulate import simulate
@@ -21,6 +22,7 @@ def _register() -> None:
     app.command("sweep")(sweep)
     app.add_typer(eval_app, name="eval", help="Replay suites of recorded cases offline.")
     app.add_typer(replay_app, name="replay", help="Replay real marketplace history through the control tower.")
+    app.add_typer(audit_app, name="audit", help="Check that no audit trail was rewritten.")
 
 
 _register()

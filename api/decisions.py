@@ -24,8 +24,9 @@ from api.leases import Heartbeat
 from api.queries import actions_of
 from api.runtime import Runtime
 from api.schemas import DecisionIn, DecisionOut
+from core.audit import AuditLog
 from core.facts import load_facts
-from core.models import ActionRecord, AuditEntry, ExceptionState, OrderException
+from core.models import ActionRecord, ExceptionState, OrderException
 from policies.actions import Proposal, canonical_args
 from policies.judge import Approval, judge
 from tools.records import records_of
@@ -170,6 +171,7 @@ def _record(s: Session, exc_id: str, items: list[_Item], body: DecisionIn, princ
     s.execute(update(OrderException).where(col(OrderException.id) == exc_id)
               .values(claimed_at=OrderException.claimed_at))  # row lock: decisions on one exception queue up here
     status = "rejected" if body.decision == "reject" else "approved"
+    audit = AuditLog()
     for item in items:
         rec = item.record
         values: dict[str, Any] = {"status": status, "decided_by": principal.name, "decided_at": now,
@@ -183,10 +185,10 @@ def _record(s: Session, exc_id: str, items: list[_Item], body: DecisionIn, princ
             s.rollback()
             current = s.get(ActionRecord, rec.id)
             raise DecisionRefused(409, _already(current) if current else f"{rec.idempotency_key} is gone")
-        s.add(AuditEntry(at=now, exception_id=exc_id, actor=principal.name, kind=f"decision.{body.decision}",
-                         detail={"key": rec.idempotency_key, "action": rec.action, "status": status,
-                                 "role": principal.role, "note": body.note,
-                                 **({"args": item.args, "before": rec.args} if item.args is not None else {})}))
+        audit.add(now, exc_id, principal.name, f"decision.{body.decision}",
+                  {"key": rec.idempotency_key, "action": rec.action, "status": status,
+                   "role": principal.role, "note": body.note,
+                   **({"args": item.args, "before": rec.args} if item.args is not None else {})})
     left = s.exec(select(func.count()).select_from(ActionRecord).where(
         ActionRecord.exception_id == exc_id, ActionRecord.status == "held")).one()
     resume = False
@@ -195,6 +197,7 @@ def _record(s: Session, exc_id: str, items: list[_Item], body: DecisionIn, princ
             col(OrderException.id) == exc_id, OrderException.state == ExceptionState.awaiting_approval)
             .values(claimed_by=RESUMER_PREFIX + principal.name, claimed_at=now))
         resume = res.rowcount == 1  # type: ignore[attr-defined]
+    audit.write(s)
     s.commit()
     return resume
 

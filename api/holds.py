@@ -13,9 +13,10 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from api.settings import ServiceSettings
+from core.audit import AuditLog
 from core.exceptions import move_exception
 from core.jsonvalue import iso
-from core.models import ActionRecord, AuditEntry, ExceptionState, OrderException
+from core.models import ActionRecord, ExceptionState, OrderException
 from core.store import UnitOfWork
 from policies.book import PolicyBook
 
@@ -76,20 +77,21 @@ def _escalate(engine: Engine, exception_id: str, now: datetime) -> bool:
         late = [r.idempotency_key for r in held if r.expires_at is not None and r.expires_at <= now]
         if not late:
             return False
+        audit = AuditLog()
         for rec in held:
             why = "its deadline passed" if rec.idempotency_key in late else "its case escalated"
             res = s.execute(update(ActionRecord).where(col(ActionRecord.id) == rec.id, ActionRecord.status == "held")
                             .values(status="expired", decided_by=EXPIRY_ACTOR, decided_at=now,
                                     verdict={**rec.verdict, "expired": {"at": iso(now), "why": why}}))
             if res.rowcount:  # type: ignore[attr-defined]
-                s.add(AuditEntry(at=now, exception_id=exception_id, actor=EXPIRY_ACTOR, kind="action.expired",
-                                 detail={"key": rec.idempotency_key, "action": rec.action, "why": why,
-                                         "expires_at": iso(rec.expires_at) if rec.expires_at else None}))
+                audit.add(now, exception_id, EXPIRY_ACTOR, "action.expired",
+                          {"key": rec.idempotency_key, "action": rec.action, "why": why,
+                           "expires_at": iso(rec.expires_at) if rec.expires_at else None})
         exc = s.get(OrderException, exception_id)
         if exc is not None and exc.state == ExceptionState.awaiting_approval:
             uow.emit(move_exception(exc, ExceptionState.escalated, now, reason="held actions expired",
                                     expired=late))
-            s.add(AuditEntry(at=now, exception_id=exception_id, actor=EXPIRY_ACTOR, kind="escalated",
-                             detail={"expired": late}))
+            audit.add(now, exception_id, EXPIRY_ACTOR, "escalated", {"expired": late})
+        audit.write(s)
         uow.commit()
         return True

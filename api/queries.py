@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from api.schemas import (
     ActionOut,
     AuditOut,
+    AuditTrail,
     Count,
     DecisionRecord,
     EventOut,
@@ -34,6 +35,7 @@ from api.schemas import (
     StockOut,
     TimelineEntry,
 )
+from core.audit import check_trail
 from core.clock import hours_between, utc
 from core.exceptions import TERMINAL
 from core.models import (
@@ -204,7 +206,8 @@ def exception_detail(session: Session, exception_id: str, *, now: datetime) -> E
                                 col(Event.aggregate_id).startswith(f"{e.order_id}/") & (col(Event.at) >= e.raised_at)))
         .order_by(col(Event.seq))).all()
     audit = session.exec(select(AuditEntry).where(AuditEntry.exception_id == e.id)
-                         .order_by(col(AuditEntry.at), col(AuditEntry.id))).all()
+                         .order_by(col(AuditEntry.seq), col(AuditEntry.id))).all()
+    trail = check_trail(e.id, e.audit_seq, e.audit_head, audit, records)
     timeline = [TimelineEntry(at=x.at, source="event", kind=x.type, actor=None,
                               detail={"aggregate_id": x.aggregate_id, **x.data}) for x in events]
     timeline += [TimelineEntry(at=x.at, source="audit", kind=x.kind, actor=x.actor, detail=x.detail) for x in audit]
@@ -219,7 +222,9 @@ def exception_detail(session: Session, exception_id: str, *, now: datetime) -> E
                                   edited=bool(r.verdict.get("edited"))) for r in records if r.decided_by],
         events=[EventOut(seq=x.seq or 0, at=x.at, type=x.type, aggregate=x.aggregate, aggregate_id=x.aggregate_id,
                          data=x.data) for x in events],
-        audit=[AuditOut(at=x.at, actor=x.actor, kind=x.kind, detail=x.detail) for x in audit],
+        audit=[AuditOut(at=x.at, actor=x.actor, kind=x.kind, detail=x.detail, seq=x.seq, hash=x.hash) for x in audit],
+        audit_trail=AuditTrail(verified=trail.ok, entries=trail.entries, records=trail.records,
+                               problem=trail.problem, entry_id=trail.entry_id, seq=trail.seq),
         timeline=timeline)
 
 

@@ -218,6 +218,19 @@ class AuditOut(BaseModel):
     actor: str
     kind: str
     detail: dict[str, Any]
+    seq: int = Field(description="its place in the exception's audit trail, from 1")
+    hash: str = Field(description="sha256 over the previous entry's hash and this entry's content")
+
+
+class AuditTrail(BaseModel):
+    """Whether the exception's audit trail verifies (core.audit): the chain, its head, and its action records."""
+
+    verified: bool
+    entries: int = Field(description="entries verified, in trail order")
+    records: int = Field(description="action records that match their last audited state")
+    problem: str | None = Field(description="the first entry or record that does not verify, and why")
+    entry_id: int | None = None
+    seq: int | None = None
 
 
 class DecisionRecord(BaseModel):
@@ -251,6 +264,7 @@ class ExceptionDetail(ExceptionSummary):
     decisions: list[DecisionRecord]
     events: list[EventOut]
     audit: list[AuditOut]
+    audit_trail: AuditTrail
     timeline: list[TimelineEntry] = Field(description="events and audit entries merged, oldest first")
 
 

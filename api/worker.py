@@ -36,7 +36,8 @@ from agents.service import resume_exception, work_exception
 from api.holds import stamp_deadlines, sweep_expired
 from api.leases import Heartbeat
 from api.runtime import Runtime
-from core.models import ActionRecord, AuditEntry, ExceptionState, OrderException
+from core.audit import AUDITED_KINDS, AuditLog
+from core.models import ActionRecord, ExceptionState, OrderException
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,9 @@ def claim_next(engine: Engine, worker_id: str, *, now: datetime, lease: timedelt
                 s.rollback()
                 return None
             claim = Claim(*row)
-        s.add(AuditEntry(at=now, exception_id=claim.exception_id, actor=worker_id, kind="claimed",
-                         detail={"worker": worker_id}))
+        audit = AuditLog()
+        audit.add(now, claim.exception_id, worker_id, "claimed", {"worker": worker_id})
+        audit.write(s)
         s.commit()
         return claim
 
@@ -125,8 +127,9 @@ class Worker:
         except Exception:  # the claim stays; after the lease another worker retries from the checkpoint
             log.exception("working %s failed", exc_id)
             with Session(rt.engine) as s:
-                s.add(AuditEntry(at=rt.clock.now(), exception_id=exc_id, actor=self.worker_id, kind="worker.failed",
-                                 detail={"worker": self.worker_id}))
+                audit = AuditLog()
+                audit.add(rt.clock.now(), exc_id, self.worker_id, "worker.failed", {"worker": self.worker_id})
+                audit.write(s)
                 s.commit()
         self.handled += 1
         return exc_id
@@ -191,12 +194,11 @@ def install_test_hook(mode: str | None) -> None:
     from sqlalchemy import event
     from sqlalchemy.orm import Session as OrmSession
 
-    def after_flush(session: OrmSession, _ctx: object) -> None:
-        if any(isinstance(o, AuditEntry) and o.kind == "action.applied" for o in session.new):
-            session.info["applied"] = True
+    def after_rollback(session: OrmSession) -> None:
+        session.info.pop(AUDITED_KINDS, None)
 
     def after_commit(session: OrmSession) -> None:
-        if not session.info.pop("applied", False):
+        if "action.applied" not in session.info.pop(AUDITED_KINDS, ()):
             return
         if mode == "die":
             os.kill(os.getpid(), signal.SIGKILL)
@@ -205,5 +207,5 @@ def install_test_hook(mode: str | None) -> None:
         while True:
             time.sleep(60)
 
-    event.listen(OrmSession, "after_flush", after_flush)
+    event.listen(OrmSession, "after_rollback", after_rollback)
     event.listen(OrmSession, "after_commit", after_commit)

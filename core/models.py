@@ -254,6 +254,9 @@ class OrderException(TableModel, table=True):
     claimed_by: str | None = None
     claimed_at: datetime | None = _dt(nullable=True)
     resolution: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
+    audit_seq: int = Field(default=0, sa_column_kwargs={"server_default": "0"},
+                           description="how many entries its audit trail holds (core.audit)")
+    audit_head: str | None = Field(default=None, max_length=64, description="the hash of its newest audit entry")
 
 
 class Event(TableModel, table=True):
@@ -301,12 +304,17 @@ class ActionRecord(TableModel, table=True):
 
 
 class AuditEntry(TableModel, table=True):
+    """One entry of an exception's audit trail, chained to the one before it (core.audit writes and checks them)."""
+
+    __table_args__ = (UniqueConstraint("exception_id", "seq", name="uq_auditentry_exception_seq"),)
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _dt(index=True)
-    exception_id: str | None = Field(default=None, index=True)
+    exception_id: str | None = None
     actor: str
     kind: str
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType))
+    seq: int = Field(description="its place in the exception's trail, from 1")
+    hash: str = Field(max_length=64, description="sha256 of the previous entry's hash and this entry's content")
 
 
 class Refund(TableModel, table=True):

@@ -53,6 +53,7 @@ from core.models import (
     Refund,
     Return,
     ReturnLine,
+    ReturnStatus,
     Shipment,
     ShipmentLine,
     ShipmentStatus,
@@ -163,6 +164,8 @@ def _shipment_query(*, with_lines: bool) -> sa.Select[Any]:
 
 _SQL: dict[str, Any] = {
     "customer": sa.select(_C.c.id).where(_C.c.id == _ID),
+    "location": sa.select(_LOC.c.id).where(_LOC.c.id == _ID),
+    "product": sa.select(_P.c.sku).where(_P.c.sku == _ID),
     "order": sa.select(_O).where(_O.c.id == _ID),
     "shipment_order": _shipment_query(with_lines=False),
     "shipment_order_lines": _shipment_query(with_lines=True),
@@ -180,6 +183,9 @@ _SQL: dict[str, Any] = {
     "release": sa.update(_INV).where(_AT_STOCK, _INV.c.reserved >= _QTY).values(reserved=_INV.c.reserved - _QTY),
     "consume": sa.update(_INV).where(_AT_STOCK, _INV.c.reserved >= _QTY, _INV.c.on_hand >= _QTY)
                .values(on_hand=_INV.c.on_hand - _QTY, reserved=_INV.c.reserved - _QTY),
+    "receive": sa.update(_INV).where(_AT_STOCK).values(on_hand=_INV.c.on_hand + _QTY)
+               .returning(_INV.c.on_hand, _INV.c.reserved),
+    "insert_stock": sa.insert(_INV),
     "delivered_to": sa.update(_C).where(_C.c.id == _KEY).values(delivered_orders=_C.c.delivered_orders + 1)
                     .returning(_C.c.delivered_addresses),
     "insert_order": sa.insert(_O),
@@ -344,6 +350,26 @@ def stock_snapshot(session: Session, skus: Sequence[str]) -> dict[tuple[str, str
     return _stock_snapshot(_flushed(session), skus)
 
 
+def receive_stock(engine: Engine, location: str, sku: str, qty: int, *, at: datetime) -> Outcome:
+    """Units arrive at a location (a replenishment, a transfer): on hand grows; `stock.received` says so.
+
+    The status of the outcome is the new ATP there, as text.
+    """
+    stockops.receive(SimpleNamespace(location=location, sku=sku, on_hand=0, reserved=0), qty)  # refuses qty <= 0
+    with UnitOfWork(engine) as uow:
+        c = uow.link
+        row = _DB.first(c, "receive", {"q": qty, "l": location, "s": sku})
+        if row is None:  # the first units of this sku here
+            _load(c, "location", location, "location")
+            _load(c, "product", sku, "product")
+            _DB.execute(c, "insert_stock", {"location": location, "sku": sku, "on_hand": qty, "reserved": 0})
+            row = SimpleNamespace(on_hand=qty, reserved=0)
+        uow.emit(event("stock.received", f"{location}/{sku}", at, location=location, sku=sku, qty=qty,
+                       on_hand=row.on_hand, atp=stockops.atp(row)))
+        uow.commit()
+        return Outcome(str(stockops.atp(row)))
+
+
 def _stock_snapshot(conn: Connection | Link, skus: Sequence[str]) -> dict[tuple[str, str], int]:
     rows = _DB.all(conn, "stock", {"skus": sorted(set(skus))})
     return {(r.location, r.sku): stockops.atp(r) for r in rows}
@@ -441,6 +467,25 @@ def release_hold(engine: Engine, order_id: str, *, at: datetime, fraud_score: fl
         uow.emit(step(ORDER, order, order_id, "release", at, **data))
         if fraud_score is not None:
             order.fraud_score = fraud_score
+        uow.commit()
+        return Outcome(order.status)
+
+
+def rescore_order(engine: Engine, order_id: str, fraud_score: float, *, at: datetime) -> Outcome:
+    """Payment screening scores the order again (more signals came in): the score changes, nothing else.
+
+    A held order stays held: whether the new score releases it is the fraud
+    policy's call, made on the `order.rescored` event.
+    """
+    if not 0 <= fraud_score <= 1:
+        raise PreconditionFailed(f"fraud score must be in [0, 1], got {fraud_score}")
+    with UnitOfWork(engine) as uow:
+        order: Order = _get(uow.session, Order, order_id, "order")
+        if order.status == OrderStatus.cancelled:
+            raise PreconditionFailed(f"order {order_id} is cancelled: there is nothing to score")
+        uow.emit(event("order.rescored", order_id, at, previous=order.fraud_score, fraud_score=fraud_score,
+                       status=order.status))
+        order.fraud_score = fraud_score
         uow.commit()
         return Outcome(order.status)
 
@@ -762,6 +807,22 @@ def dispute_return(engine: Engine, return_id: str, *, at: datetime, claim: str |
                             at=at, return_id=return_id, note=ret.claim or None, detail={"reason": ret.reason})
         uow.commit()
         return Outcome(ret.status, _ids(raised))
+
+
+def add_return_evidence(engine: Engine, return_id: str, *, at: datetime, evidence: bool,
+                        claim: str | None = None) -> Outcome:
+    """The customer sends evidence (photos, a carrier report) or more words for an undecided return."""
+    with UnitOfWork(engine) as uow:
+        ret: Return = _get(uow.session, Return, return_id, "return")
+        if ret.status not in (ReturnStatus.open, ReturnStatus.disputed):
+            raise PreconditionFailed(f"return {return_id} is {ret.status}: it is already decided")
+        uow.emit(event("return.evidence_received", return_id, at, order_id=ret.order_id, evidence=evidence,
+                       claim=claim, status=ret.status))
+        ret.evidence = evidence
+        if claim:
+            ret.claim = claim
+        uow.commit()
+        return Outcome(ret.status)
 
 
 def settle_return(engine: Engine, return_id: str, *, at: datetime, approve: bool,

@@ -20,7 +20,8 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlmodel import Session, col
 
-from core.models import ActionRecord, AuditEntry
+from core.audit import AuditLog
+from core.models import ActionRecord
 from policies.actions import Proposal, canonical_args
 from policies.judge import Verdict
 
@@ -58,26 +59,6 @@ class RecordRow:
     verdict: dict[str, Any]
     required_role: str | None
     decided_by: str | None
-
-
-class AuditLog:
-    """The audit entries of one transaction, handed to the session together just before it commits.
-
-    Same rows, same order (so the same ids) as one `add` each; nothing reads them back mid-transaction.
-    They stay ORM objects, flushed in one batch at commit, because the worker's crash-test hook
-    (api.worker.install_test_hook) recognises an applied action's commit by its `AuditEntry` in a flush.
-    """
-
-    def __init__(self) -> None:
-        self.rows: list[dict[str, Any]] = []
-
-    def add(self, at: datetime, exception_id: str, actor: str, kind: str, detail: dict[str, Any]) -> None:
-        self.rows.append({"at": at, "exception_id": exception_id, "actor": actor, "kind": kind, "detail": detail})
-
-    def write(self, session: Session) -> None:
-        if self.rows:
-            session.add_all([AuditEntry(**r) for r in self.rows])
-            self.rows = []
 
 
 def idempotency_key(exception_id: str, action: str, args: dict[str, Any], occurrence: int) -> str:

@@ -105,14 +105,16 @@ def _summary_table(summary: Summary, url: str, out: Path | None, written: int | 
     table.add_column("n", justify="right")
     table.add_column("exceptions by type")
     table.add_column("n", justify="right")
+    table.add_column("per 100 orders", justify="right")
     states = sorted(summary.orders_by_state.items())
-    types = sorted(summary.exceptions_by_type.items())
+    types = [(t, str(n), f"{summary.per_100_orders(t):.1f}") for t, n in sorted(summary.exceptions_by_type.items())]
     for i in range(max(len(states), len(types), 1)):
         s = states[i] if i < len(states) else ("", "")
-        t = types[i] if i < len(types) else ("", "")
-        table.add_row(str(s[0]), str(s[1]), str(t[0]), str(t[1]))
+        t = types[i] if i < len(types) else ("", "", "")
+        table.add_row(str(s[0]), str(s[1]), *t)
     raised = sum(summary.exceptions_by_type.values())
-    table.add_row("[bold]total", str(summary.orders), "[bold]total", str(raised))
+    per_100 = f"{100 * raised / summary.orders:.1f}" if summary.orders else "0.0"
+    table.add_row("[bold]total", str(summary.orders), "[bold]total", str(raised), per_100)
     table.caption = f"store: {url}" + (f" · event log: {out} ({written} lines)" if out is not None else "")
     return table
 

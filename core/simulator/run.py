@@ -1,15 +1,17 @@
 """The simulation: an order stream on a virtual clock, driven through the service layer.
 
 A discrete-event loop: every future happening (a pick, a dispatch, a carrier
-scan, a return) is a heap entry (time, sequence number, step). The clock only
-moves to the next entry; all randomness comes from Random instances derived
-from the seed. The simulator is one more client of `core.services`, so every
-state change it causes is a real transition with its events in the outbox,
-and the detectors raise exceptions exactly as they would in production.
+scan, a return, a replenishment, a re-score, a customer's evidence) is a heap
+entry (time, sequence number, step). The clock only moves to the next entry;
+all randomness comes from Random instances derived from the seed. The
+simulator is one more client of `core.services`, so every state change it
+causes is a real transition with its events in the outbox, and the detectors
+raise exceptions exactly as they would in production.
 """
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import json
 import math
@@ -26,9 +28,10 @@ from sqlmodel import Session, SQLModel, col, select
 
 from core import services
 from core.clock import VirtualClock
+from core.errors import DomainError
 from core.events import event
 from core.jsonvalue import iso
-from core.models import Event, Order, OrderException, Shipment, ShipmentLine
+from core.models import Event, Inventory, Order, OrderException, Shipment, ShipmentLine
 from core.services import CarrierUpdate, LineRequest, OmsRules, PlaceOrder
 from core.simulator.network import Network, generate_network
 from core.simulator.scenarios import Scenario
@@ -54,6 +57,11 @@ VAGUE_CLAIMS = (
     "my neighbour says the parcel was never there, what now",
     "I was told I'd get a refund and nothing happened",
 )
+EVIDENCE_CLAIMS = (
+    "Photos of the item and the box attached.",
+    "Here is the carrier's damage report.",
+    "Video of the fault attached, as asked.",
+)
 DISPUTE_CLAIMS = (
     "You still haven't refunded me, it has been a week.",
     "I disagree with the decision, the item was faulty when it came.",
@@ -73,6 +81,10 @@ class Summary:
     started: datetime
     ended: datetime
 
+    def per_100_orders(self, exception_type: str) -> float:
+        """Exceptions of a type raised per 100 orders, to one decimal."""
+        return round(100 * self.exceptions_by_type.get(exception_type, 0) / self.orders, 1) if self.orders else 0.0
+
 
 @dataclass(order=True)
 class _Due:
@@ -90,8 +102,13 @@ class Simulation:
         self.clock = VirtualClock(start)
         self.start = self.clock.now()
         self.rng = random.Random(f"{seed}:stream")
+        self.oms_rng = random.Random(f"{seed}:oms")
+        """The shop's own moves (re-scores, customers' evidence): a stream apart, so the order stream stays put."""
         self._agenda: list[_Due] = []
         self._n = 0
+        self._to_place = 0
+        self._levels: dict[tuple[str, str], int] = {}
+        """Each location's starting stock per sku: what a replenishment tops it up to."""
         self.network: Network | None = None
 
     # ---- the agenda
@@ -113,6 +130,7 @@ class Simulation:
     def build_network(self, orders: int) -> Network:
         net = generate_network(random.Random(f"{self.seed}:network"), start=self.start,
                                customers=max(20, orders // 3), stock_scale=self.scenario.stock_scale)
+        self._levels = {(x.location, x.sku): x.on_hand for x in net.inventory if x.on_hand > 0}
         with UnitOfWork(self.engine) as uow:
             for group in net.rows():
                 uow.session.add_all(group)
@@ -126,6 +144,7 @@ class Simulation:
 
     def schedule_orders(self, orders: int, on_placed: Callable[[], None] | None = None) -> None:
         def arrive(now: datetime) -> None:
+            self._to_place -= 1
             self.place(now)
             if on_placed is not None:
                 on_placed()
@@ -134,6 +153,23 @@ class Simulation:
         for _ in range(orders):
             when += timedelta(seconds=round(self.rng.expovariate(self.scenario.orders_per_hour) * 3600))
             self.at(when, arrive)
+        self._to_place += orders
+        if orders and self.scenario.restock_every_hours > 0:
+            self.at(self.start + timedelta(hours=self.scenario.restock_every_hours), self.restock)
+
+    def restock(self, now: datetime) -> None:
+        """The shelves are topped up on a schedule while orders arrive: every (location, sku) whose ATP fell to
+        half its starting stock or below receives what brings its ATP back to that stock."""
+        inv = Inventory.__table__
+        with self.engine.connect() as conn:
+            atp = {(r.location, r.sku): r.on_hand - r.reserved
+                   for r in conn.execute(select(inv.c.location, inv.c.sku, inv.c.on_hand, inv.c.reserved))}
+        for (location, sku), level in sorted(self._levels.items()):
+            have = atp.get((location, sku), 0)
+            if have * 2 <= level:
+                services.receive_stock(self.engine, location, sku, level - have, at=now)
+        if self._to_place > 0:
+            self.at(now + timedelta(hours=self.scenario.restock_every_hours), self.restock)
 
     # ---- the lifecycle, step by step
 
@@ -157,12 +193,32 @@ class Simulation:
         hold = self.rules.triggers.fraud_hold_score
         score = round(rng.uniform(hold, 1.0), 2) if flagged else math.floor(rng.random() ** 3 * hold * 100) / 100
         if services.screen_order(self.engine, oid, score, at=now, rules=self.rules).status == "on_hold":
+            self._rescore_later(now, oid)
             return
         result = services.allocate_order(self.engine, oid, at=now, rules=self.rules)
         for sid in result.shipments:
             shp = self._shipment(sid)
             handling = (shp.eta - now) - timedelta(hours=self._transit_hours(shp))
             self.at(now + handling / 2, partial(self.pick, sid=sid))
+
+    def _rescore_later(self, now: datetime, order_id: str) -> None:
+        """Screening looks again at some held orders: most come back clear, the rest confirm the hold."""
+        rng, sc, hold = self.oms_rng, self.scenario, self.rules.triggers.fraud_hold_score
+        if rng.random() >= sc.rescore_rate:
+            return
+        clear = rng.random() < sc.rescore_clear_rate
+        score = math.floor(rng.random() * hold * 100) / 100 if clear else round(rng.uniform(hold, 1.0), 2)
+        after = timedelta(hours=round(rng.uniform(*sc.rescore_after_hours), 2))
+        self.at(now + after, lambda t: _unless_moot(services.rescore_order, self.engine, order_id, score, at=t))
+
+    def _evidence_later(self, now: datetime, return_id: str) -> None:
+        """Some customers whose dispute had no evidence send it a few hours or days later."""
+        rng = self.oms_rng
+        if rng.random() >= self.scenario.late_evidence_rate:
+            return
+        after, claim = timedelta(hours=rng.randint(6, 72)), rng.choice(EVIDENCE_CLAIMS)
+        self.at(now + after, lambda t: _unless_moot(services.add_return_evidence, self.engine, return_id, at=t,
+                                                    evidence=True, claim=claim))
 
     def pick(self, now: datetime, sid: str) -> None:
         rng, sc = self.rng, self.scenario
@@ -229,8 +285,12 @@ class Simulation:
             rid = services.open_return(self.engine, order_id, [LineRequest(sku, qty)], at=t, reason=reason,
                                        evidence=evidence, claim=claim)
             if disputed:
-                self.at(t + timedelta(hours=rng.randint(24, 120)),
-                        lambda t2: services.dispute_return(self.engine, rid, at=t2, claim=dispute_claim))
+                def dispute(t2: datetime) -> None:
+                    services.dispute_return(self.engine, rid, at=t2, claim=dispute_claim)
+                    if not evidence:
+                        self._evidence_later(t2, rid)
+
+                self.at(t + timedelta(hours=rng.randint(24, 120)), dispute)
             else:
                 self.at(t + timedelta(hours=48),
                         lambda t2: services.settle_return(self.engine, rid, at=t2, approve=True,
@@ -273,6 +333,13 @@ class Simulation:
             return None
         start = self.start + timedelta(hours=sc.hub_start_hours)
         return start, start + timedelta(hours=sc.hub_duration_hours)
+
+
+def _unless_moot(command: Callable[..., object], *args: Any, **kwargs: Any) -> None:
+    """Run an OMS command the shop sends unprompted; one the agents made moot (the order cancelled, the return
+    decided meanwhile) is refused by the OMS and dropped, as a shop drops a late message."""
+    with contextlib.suppress(DomainError):
+        command(*args, **kwargs)
 
 
 def simulate(engine: Engine, *, seed: int, orders: int, scenario: Scenario, rules: OmsRules,

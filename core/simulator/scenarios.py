@@ -34,6 +34,15 @@ class Scenario:
     no_reason_rate: float = 0.25
     """Share of returns with only a free-text claim, no reason code."""
     no_scan_rate: float = 0.03
+    restock_every_hours: float = 24.0
+    """How often every location's shelves are topped up to their starting stock while orders arrive (0: never)."""
+    rescore_rate: float = 0.7
+    """Share of orders on a fraud hold that payment screening scores again some hours later."""
+    rescore_after_hours: tuple[float, float] = (2.0, 36.0)
+    rescore_clear_rate: float = 0.6
+    """Share of those re-scores that come back below the hold line."""
+    late_evidence_rate: float = 0.5
+    """Share of disputed returns without evidence whose customer sends it later."""
     hub_region: str | None = None
     hub_start_hours: float = 4.0
     hub_duration_hours: float = 24.0

@@ -13,8 +13,10 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from api.commands.simulate import simulate as simulate_command
+from core.detectors import Triggers
 from core.services import OmsRules
 from core.simulator import (
+    Summary,
     event_lines,
     generate_network,
     scenario_named,
@@ -22,6 +24,7 @@ from core.simulator import (
     with_rates,
 )
 from core.store import fresh_memory_engine
+from policies.book import BOOK
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
 
@@ -104,7 +107,7 @@ def test_the_command_writes_a_byte_identical_log_for_the_same_seed(tmp_path: Pat
         result = cli.invoke(app, ["--seed", str(seed), "--orders", "30", "--scenario", "hub-disruption",
                                   "--db", f"sqlite:///{tmp_path / name}.db", "--out", str(out)])
         assert result.exit_code == 0, result.output
-        assert "exceptions by type" in result.stdout
+        assert "exceptions by type" in result.stdout and "per 100 orders" in result.stdout
         outs.append(out.read_bytes())
     assert outs[0] == outs[1]
     assert outs[0] != outs[2]
@@ -114,3 +117,67 @@ def test_the_command_writes_a_byte_identical_log_for_the_same_seed(tmp_path: Pat
                              "--db", f"sqlite:///{tmp_path / 'a'}.db", "--out", str(tmp_path / "d.jsonl")])
     assert reset.exit_code == 0, reset.output
     assert (tmp_path / "d.jsonl").read_bytes() == outs[0]
+
+
+@pytest.fixture(scope="module")
+def ordinary_day() -> tuple[Summary, list[dict[str, object]]]:
+    """1,000 baseline orders (about a week of them, and the deliveries and returns after)."""
+    rules = OmsRules(Triggers(delay_hours=BOOK.triggers.delay_hours, fraud_hold_score=BOOK.triggers.fraud_hold_score),
+                     carbon_cents_per_kg=BOOK.carbon.cents_per_kg_default)
+    engine = fresh_memory_engine()
+    summary = simulate(engine, seed=1, orders=1_000, scenario=scenario_named("baseline"), rules=rules, start=START)
+    return summary, [json.loads(x) for x in event_lines(engine)]
+
+
+def test_shelves_are_replenished_so_an_ordinary_day_has_a_few_stockouts_per_hundred_orders(
+        ordinary_day: tuple[Summary, list[dict[str, object]]]) -> None:
+    summary, records = ordinary_day
+    assert summary.orders == 1_000
+    assert 0.5 <= summary.per_100_orders("stockout") <= 5, summary.exceptions_by_type  # 44.8 before replenishing
+    received = [r for r in records if r["type"] == "stock.received"]
+    assert received and all(isinstance(r["qty"], int) and r["qty"] > 0 for r in received)
+    days = {str(r["at"])[:10] for r in received}
+    assert len(days) >= 5  # a schedule, not a one-off
+
+
+def test_the_shop_rescores_held_orders_delivers_late_parcels_and_customers_send_evidence(
+        ordinary_day: tuple[Summary, list[dict[str, object]]]) -> None:
+    _, records = ordinary_day
+    held = {r["aggregate_id"] for r in records if r["type"] == "order.held"}
+    rescored = [r for r in records if r["type"] == "order.rescored"]
+    assert rescored and {r["aggregate_id"] for r in rescored} <= held
+    assert any(float(r["fraud_score"]) < BOOK.triggers.fraud_hold_score for r in rescored)  # type: ignore[arg-type]
+    disputed = {r["aggregate_id"] for r in records if r["type"] == "return.disputed"}
+    evidence = [r for r in records if r["type"] == "return.evidence_received"]
+    assert evidence and {r["aggregate_id"] for r in evidence} <= disputed
+    late = {str(r["subject"]).removeprefix("shipment:") for r in records if r["type"] == "exception.raised"
+            and r.get("exception_type") == "delay"}
+    delivered = {r["aggregate_id"] for r in records if r["type"] == "shipment.delivered"}
+    assert late & delivered  # parcels of delay cases still arrive
+
+
+def test_replenishment_rescores_and_evidence_are_deterministic_for_a_seed(rules: OmsRules) -> None:
+    busy = with_rates(scenario_named("returns-season"), {"restock_every_hours": "4", "rescore_rate": "1",
+                                                        "fraud_rate": "0.2", "late_evidence_rate": "1"})
+
+    def log(seed: int) -> list[str]:
+        engine = fresh_memory_engine()
+        simulate(engine, seed=seed, orders=100, scenario=busy, rules=rules, start=START)
+        return event_lines(engine)
+
+    first, again, other = log(5), log(5), log(6)
+    assert first == again and first != other
+    types = {json.loads(x)["type"] for x in first}
+    assert {"stock.received", "order.rescored", "return.evidence_received"} <= types
+
+
+def test_no_replenishment_when_the_schedule_is_off(rules: OmsRules) -> None:
+    def received(every: str) -> int:
+        engine = fresh_memory_engine()
+        simulate(engine, seed=3, orders=40, scenario=with_rates(scenario_named("baseline"),
+                                                                {"restock_every_hours": every}),
+                 rules=rules, start=START)
+        return sum(json.loads(x)["type"] == "stock.received" for x in event_lines(engine))
+
+    assert received("2") > 0
+    assert received("0") == 0

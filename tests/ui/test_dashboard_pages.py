@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session, col, select, update
 from streamlit.testing.v1 import AppTest
 from ui_helpers import LiveApi, as_
@@ -217,6 +218,21 @@ def test_the_exception_page_shows_the_decision_and_the_audit_trail(api: LiveApi,
     assert {"exception.raised", "decision.approve", "exception.resolved"} <= set(timeline["what"])
     at.toggle(key="exception_audit_only").set_value(True).run()
     assert set(frame(at, "exception_timeline")["source"]) == {"audit"}
+
+
+def test_the_exception_page_says_whether_its_audit_trail_verifies(api: LiveApi, app: OpenApp) -> None:
+    exc_id = api.held(score=0.45)
+    assert api.decide(exc_id, "supervisor", decision="approve").status_code == 200
+    at = app("approvals")
+    at.session_state["exception_id"] = exc_id
+    at.switch_page("screens/exception.py").run()
+    assert "Audit trail verifies: 6 entries chained, 1 action records as audited." in [c.value for c in at.caption]
+    assert not at.error
+    with api.runtime.engine.begin() as conn:  # a lead's approval, forged on the record
+        conn.execute(text("UPDATE action_record SET decided_by = 'lia (lead)' WHERE exception_id = :x"), {"x": exc_id})
+    at.run()
+    [error] = [e.value for e in at.error]
+    assert error.startswith("Audit trail does not verify: action record ") and "decided by lia (lead)" in error
 
 
 def test_the_timeline_button_opens_the_exception_page_on_that_item(api: LiveApi, app: OpenApp) -> None:

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, func, select
 
 from api.runtime import Runtime
 from api.testing import seed_fraud_holds, worker_command
+from core.audit import verify_store
 from core.models import ActionRecord, AuditEntry, Notification, Order, OrderException, Refund
 
 
@@ -70,5 +71,6 @@ def test_a_worker_killed_after_its_first_apply_is_replaced_and_no_effect_is_appl
         assert s.get(Order, exc.order_id).status == "cancelled"  # type: ignore[union-attr]
         assert s.exec(select(AuditEntry.actor).where(AuditEntry.kind == "claimed")
                       .order_by(AuditEntry.id)).all() == ["w1", "w2"]
+    assert verify_store(runtime.engine).ok  # the replacement chained onto what the killed worker committed
     history = list(runtime.checkpointer.list({"configurable": {"thread_id": exc_id}}))
     assert [c.metadata.get("source") for c in history].count("input") == 1  # continued, never restarted

@@ -11,6 +11,7 @@ from sqlmodel import Session
 from api.runtime import open_runtime
 from api.settings import ServiceSettings
 from api.testing import drain_with_processes, seed_fraud_holds, seed_shop
+from core.audit import verify_store
 
 N = 2_000
 
@@ -33,5 +34,7 @@ def test_four_workers_drain_two_thousand_exceptions_each_handled_exactly_once(pg
         assert q("SELECT count(*) FROM event WHERE type = 'order.released'") == [(N,)]
         workers = dict(q("SELECT actor, count(*) FROM auditentry WHERE kind = 'claimed' GROUP BY actor"))
         assert len(workers) == 4 and all(n > 0 for n in workers.values())
+    audit = verify_store(rt.engine)
+    assert audit.ok and audit.trails == N and audit.records == N, audit.failures[:1]
     rt.close()
     print(f"\n{N} exceptions, 4 workers: {elapsed:.1f} s ({N / elapsed:.1f}/s); claims per worker {workers}")

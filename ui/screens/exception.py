@@ -28,6 +28,13 @@ if not exc_id:
 d = api_call(c.exception, exc_id)
 
 st.subheader(f"{d['id']} · {d['type']} · {d['state']}")
+trail = d["audit_trail"]
+if trail["verified"]:
+    st.caption(f"Audit trail verifies: {trail['entries']} entries chained, "
+               f"{trail['records']} action records as audited.")
+else:
+    st.error(f"Audit trail does not verify: {trail['problem']}. What this page shows may have been changed "
+             "outside the audit.", icon="⚠️")
 cols = st.columns(5)
 cols[0].metric("Order", d["order_id"])
 cols[1].metric("Customer", d["customer_id"])
