@@ -197,10 +197,10 @@ def test_an_over_long_body_is_refused_on_its_length_alone_and_at_once() -> None:
 
 @pytest.mark.parametrize("name", PATHOLOGICAL)
 def test_every_message_check_is_linear_in_the_body(name: str) -> None:
-    """With the length cap lifted, each check still reads a 200,000-character body in well under a second
+    """With the length cap lifted, each check still reads a 200,000-character body in about half a second
     (the regexes that were quadratic took about a second at 2,000 characters and 17 s at 8,000)."""
     book = BOOK.model_copy(update={"messages": BOOK.messages.model_copy(update={"max_chars": 10 * LONG})})
     body = PATHOLOGICAL[name]
     started = time.perf_counter()
     message_problems(body, customer_email="dana@example.com", eta=ETA, is_foreign_ref=lambda _r: True, book=book)
-    assert time.perf_counter() - started < 1.0, name
+    assert time.perf_counter() - started < 10.0, name  # ~0.5 s here; loose for loaded CI cores, minutes if quadratic
