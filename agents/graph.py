@@ -25,6 +25,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from agents.context import GraphContext
 from agents.planners.base import PlannerFailure
 from agents.state import ApprovalRequest, GraphState, HeldItem
+from core.audit import AuditLog
 from core.errors import TransitionNotAllowed
 from core.exceptions import move_exception
 from core.facts import Facts, load_facts
@@ -32,7 +33,7 @@ from core.models import ActionRecord, ExceptionState, OrderException
 from core.store import UnitOfWork
 from policies.actions import Proposal
 from policies.judge import Approval, judge, judge_batch, processing_rank
-from tools.records import AuditLog, record_proposals, record_rows, records_of
+from tools.records import record_proposals, record_rows, records_of
 from tools.runner import apply_ready, foreign_ref_checker
 
 Rt = Runtime[GraphContext]

@@ -355,7 +355,8 @@ def receive_stock(engine: Engine, location: str, sku: str, qty: int, *, at: date
 
     The status of the outcome is the new ATP there, as text.
     """
-    stockops.receive(SimpleNamespace(location=location, sku=sku, on_hand=0, reserved=0), qty)  # refuses qty <= 0
+    if qty <= 0:
+        raise PreconditionFailed(f"quantity must be positive, got {qty}")
     with UnitOfWork(engine) as uow:
         c = uow.link
         row = _DB.first(c, "receive", {"q": qty, "l": location, "s": sku})

@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, bindparam, select
 from sqlmodel import Session
 
+from core.audit import AuditLog
 from core.errors import DomainError
 from core.facts import Facts, load_facts
 from core.jsonvalue import jsonable
@@ -28,7 +29,6 @@ from policies.preconditions import precondition_problem
 from tools.effects import EFFECTS, EffectContext
 from tools.records import (
     APPLICABLE,
-    AuditLog,
     RecordRow,
     claim_record,
     finish_record,

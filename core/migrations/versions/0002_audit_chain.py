@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes  # the submodule autogenerate refers to (sqlmodel.sql.sqltypes.AutoString)
 from alembic import op
 
 import core.types
@@ -74,14 +74,15 @@ _RECORD = sa.table('action_record', sa.column('id', sa.Integer), sa.column('exce
 
 def _chain_existing(conn: sa.Connection) -> None:
     """Chain what the store already holds, per exception, with the same hash the running code writes."""
-    trails: dict[str | None, list[Any]] = defaultdict(list)
+    trails: dict[str, list[Any]] = defaultdict(list)
     for e in conn.execute(sa.select(_ENTRY).order_by(_ENTRY.c.at, _ENTRY.c.id)):
-        trails[e.exception_id].append(e)
+        if e.exception_id is None:  # belongs to no trail: `tower audit verify` reports it
+            conn.execute(sa.update(_ENTRY).where(_ENTRY.c.id == e.id).values(seq=0, hash=""))
+        else:
+            trails[e.exception_id].append(e)
     records: dict[str, list[Any]] = defaultdict(list)
     for r in conn.execute(sa.select(_RECORD).order_by(_RECORD.c.id)):
         records[r.exception_id].append(r)
-    for orphan in trails.pop(None, []):  # belongs to no trail: `tower audit verify` reports it
-        conn.execute(sa.update(_ENTRY).where(_ENTRY.c.id == orphan.id).values(seq=0, hash=""))
     for exception_id in sorted(set(trails) | set(records)):
         prev, seq = GENESIS, 0
         for e in trails.get(exception_id, []):
