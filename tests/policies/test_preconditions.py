@@ -206,7 +206,7 @@ def test_cancelling_an_order_needs_no_shipment_delivered(status: str, shipments:
 
 
 @pytest.mark.parametrize(("amount", "refunded", "failure"), [
-    (5_000, 0, None), (4_000, 1_000, None),
+    (5_000, 0, None), (4_000, 1_000, None), (1, 0, None),
     (4_001, 1_000, Failure("refund of 4001 exceeds the refundable 4000 (M1)", "M1")),
     (0, 0, Failure("a refund must be more than 0", "M1")), (-1, 0, Failure("a refund must be more than 0", "M1")),
 ])
@@ -319,6 +319,11 @@ def test_precondition_problem_is_the_failures_text_and_a_failure_cites_p7_unless
     assert precondition_problem(args, facts(status="on_hold")) is None
     assert precondition_failure(args, facts()) == Failure("order O-1 is allocated, not on hold", "P7")
     assert str(Failure("text", "M1")) == "text"
+    spent = Ledger()
+    spent.refunded_cents = 4_500
+    refund = a.parse_args("refund", {"order_id": "O-1", "amount_cents": 600, "reason": "goodwill"})
+    assert precondition_problem(refund, facts()) is None
+    assert precondition_problem(refund, facts(), spent) == "refund of 600 exceeds the refundable 500 (M1)"
 
 
 def test_a_fresh_ledger_has_used_up_nothing() -> None:
