@@ -216,7 +216,7 @@ def test_every_writer_chains_decisions_edits_rejections_expiries_and_effects(
         r = client.post(f"/exceptions/{exc_id}/decision", json=decision, headers=as_(role))
         assert r.status_code == 200, r.text
     clock.advance(timedelta(hours=24))
-    assert sweep_expired(runtime.engine, runtime.settings, now=clock.now()) == [expired]
+    assert sweep_expired(runtime.engine, runtime.settings, now=clock.now(), book=runtime.book) == [expired]
 
     kinds = {a["kind"] for x in (approved, edited, rejected, expired, laptop)
              for a in client.get(f"/exceptions/{x}", headers=as_("viewer")).json()["audit"]}
