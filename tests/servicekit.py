@@ -19,7 +19,7 @@ from api.runtime import Runtime, open_runtime
 from api.settings import ServiceSettings
 from api.testing import T0, in_ci, postgres_reachable, scratch_database, seed_shop
 from core.clock import VirtualClock
-from core.models import AuditEntry
+from core.audit import AUDITED_KINDS
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
@@ -65,21 +65,20 @@ def on_commit_of(kind: str, hook: Callable[[], None]) -> Iterator[list[int]]:
     """
     fired: list[int] = []
 
-    def after_flush(session: OrmSession, _ctx: object) -> None:
-        if any(isinstance(o, AuditEntry) and o.kind == kind for o in session.new):
-            session.info["hook:" + kind] = True
+    def after_rollback(session: OrmSession) -> None:
+        session.info.pop(AUDITED_KINDS, None)
 
-    def after_commit(session: OrmSession) -> None:
-        if session.info.pop("hook:" + kind, False) and not fired:
+    def after_commit(session: OrmSession) -> None:  # core.audit.AuditLog leaves the kinds it wrote in `info`
+        if kind in session.info.pop(AUDITED_KINDS, ()) and not fired:
             fired.append(1)
             hook()
 
-    event.listen(OrmSession, "after_flush", after_flush)
+    event.listen(OrmSession, "after_rollback", after_rollback)
     event.listen(OrmSession, "after_commit", after_commit)
     try:
         yield fired
     finally:
-        event.remove(OrmSession, "after_flush", after_flush)
+        event.remove(OrmSession, "after_rollback", after_rollback)
         event.remove(OrmSession, "after_commit", after_commit)
 
 
