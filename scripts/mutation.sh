@@ -14,10 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-if [ ! -x .venv/bin/mutmut ]; then
-  echo "== installing the mutation extra (mutmut 3) into .venv" >&2
-  .venv/bin/pip install -q -e ".[mutation]"
-fi
+bash scripts/setup.sh mutation  # the dev tools and mutmut 3, at the versions of requirements/mutation.lock
 files=("$@")
 if [ ${#files[@]} -eq 0 ]; then
   files=(policies/*.py tools/effects.py tools/runner.py)

@@ -3,6 +3,7 @@
 #   setup.sh       the demo: the control tower with its dashboard on SQLite (requirements/demo.lock)
 #   setup.sh full  every extra: PostgreSQL, the llm planner, the dashboard (requirements/full.lock)
 #   setup.sh dev   what CI runs: every extra and the development tools (requirements/dev.lock)
+#   setup.sh mutation  dev and mutmut, for scripts/mutation.sh (requirements/mutation.lock)
 # scripts/lock.sh writes the locks from pyproject.toml. Re-running is cheap: it reinstalls only when
 # pyproject.toml or the lock changed since the last install.
 set -euo pipefail

@@ -22,8 +22,8 @@ PACKAGES = ("core", "policies", "tools", "agents", "evals", "api", "ui")
 ELSEWHERE = ("tests", "scripts", "bench")
 EXTRA_ONLY = {"agents/planners/llm.py": "llm", "api/testing.py": "postgres", "ui/": "ui"}
 """Package modules that load only where their extra is installed."""
-COMMANDS = {"pytest-xdist", "ruff", "mypy", "uv"}
-"""Declared and run as commands (pytest -n, scripts/test.sh, scripts/lock.sh), never imported."""
+COMMANDS = {"pytest-xdist", "ruff", "mypy", "uv", "mutmut"}
+"""Declared and run as commands (pytest -n, scripts/test.sh, scripts/lock.sh, scripts/mutation.sh), never imported."""
 
 
 def _canonical(name: str) -> str:
