@@ -35,6 +35,7 @@ from api.runtime import open_runtime
 from api.settings import MIN_LEASE_SECONDS, ServiceSettings
 from api.testing import postgres_database, seed_fraud_holds, seed_shop
 from api.worker import Worker
+from core.audit import verify_store
 from core.errors import DomainError
 from core.simulator import Simulation, scenario_named, with_rates
 
@@ -98,7 +99,13 @@ def refunds_reconcile(engine: Engine) -> list[str]:
     return [f"{o} refunded {r} but its refund rows sum to {s}" for o, r, s in ledger_mismatches(engine)]
 
 
-CHECKS: list[Check] = [no_exception_stuck, no_key_applied_twice, refunds_within_captured, refunds_reconcile]
+def audit_trails_verify(engine: Engine) -> list[str]:
+    """Every exception's audit trail verifies (core.audit): no entry or action record rewritten, none forked."""
+    return [f"{c.exception_id}: {c.problem}" for c in verify_store(engine).failures]
+
+
+CHECKS: list[Check] = [no_exception_stuck, no_key_applied_twice, refunds_within_captured, refunds_reconcile,
+                       audit_trails_verify]
 """Add a check here (a function of the engine returning what is wrong) and the soak runs it."""
 
 
@@ -392,6 +399,7 @@ def test_soak_kills_and_restarts_never_strand_an_exception_or_pay_twice(soak_db:
         "applied": _rows(engine, "SELECT count(*) FROM action_record WHERE status = 'applied'")[0][0],
         "refund_rows": _rows(engine, "SELECT count(*) FROM refund")[0][0],
         "stuck": len(problems["no_exception_stuck"]), "paid_twice": len(problems["no_key_applied_twice"]),
+        "audit_trails_not_verifying": len(problems["audit_trails_verify"]),
         "feed_steps_refused": feed.refused,
         "exited_by_themselves": {s.name: s.died_by_itself for s in services if s.died_by_itself},
         "server_errors": bot.codes["5xx"],
@@ -415,11 +423,12 @@ def test_each_final_check_finds_what_it_names(soak_db: str) -> None:
     assert {check.__name__: check(rt.engine) for check in CHECKS} == {check.__name__: [] for check in CHECKS}
     with rt.engine.begin() as conn:
         conn.execute(text("UPDATE exceptions SET state = 'working' WHERE id = :x"), {"x": ids[0]})
-        conn.execute(text("INSERT INTO auditentry (at, exception_id, actor, kind, detail) SELECT at, exception_id, "
-                          "actor, kind, detail FROM auditentry WHERE kind = 'action.applied' AND exception_id = :x "
-                          "AND detail->>'action' = 'refund'"), {"x": ids[1]})
+        conn.execute(text("INSERT INTO auditentry (at, exception_id, actor, kind, detail, seq, hash) SELECT at, "
+                          "exception_id, actor, kind, detail, seq + 100, hash FROM auditentry "
+                          "WHERE kind = 'action.applied' AND exception_id = :x "
+                          "AND detail->>'action' = 'refund'"), {"x": ids[1]})  # a copy, past the trail's head
         conn.execute(text("UPDATE orders SET refunded_cents = captured_cents + 1 WHERE id = "
                           "(SELECT order_id FROM exceptions WHERE id = :x)"), {"x": ids[2]})
     found = {check.__name__: check(rt.engine) for check in CHECKS}
     rt.close()
-    assert [len(found[c.__name__]) for c in CHECKS] == [1, 1, 1, 1], found
+    assert [len(found[c.__name__]) for c in CHECKS] == [1, 1, 1, 1, 1], found
