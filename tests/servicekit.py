@@ -18,8 +18,8 @@ from sqlmodel import Session
 from api.runtime import Runtime, open_runtime
 from api.settings import ServiceSettings
 from api.testing import T0, in_ci, postgres_reachable, scratch_database, seed_shop
-from core.clock import VirtualClock
 from core.audit import AUDITED_KINDS
+from core.clock import VirtualClock
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
