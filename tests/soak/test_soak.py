@@ -48,9 +48,9 @@ DECIDE_SECONDS = 20.0
 """After the chaos, the bot goes on deciding (no more kills, no more feed) for the held items made last."""
 SETTLE_SECONDS = 4 * LEASE + 60
 """Then the workers finish: lapsed claims (one lease) and the work behind them, with room for a slow machine."""
-TOKENS = {"soak-lead": {"name": "lia (lead)", "role": "lead"},
-          "soak-supervisor": {"name": "sam (supervisor)", "role": "supervisor"},
-          "soak-viewer": {"name": "vera (viewer)", "role": "viewer"}}
+TOKENS = {"soak-lead-token-0001": {"name": "lia (lead)", "role": "lead"},
+          "soak-supervisor-token-0001": {"name": "sam (supervisor)", "role": "supervisor"},
+          "soak-viewer-token-0001": {"name": "vera (viewer)", "role": "viewer"}}
 FEED = {"fraud_rate": "0.3", "return_rate": "0.3", "dispute_rate": "0.5", "delay_rate": "0.15"}
 SETTLED = ("resolved", "rejected", "failed", "escalated")
 """Terminal, or handed to people outside the tower (escalated): no worker owes these anything."""
@@ -224,7 +224,7 @@ class Bot:
 
     def _one(self, http: httpx.Client) -> None:
         state = self.rng.choice(["awaiting_approval", "awaiting_approval", "working"])
-        page = http.get("/exceptions", params={"status": state, "limit": 100}, headers=_as("soak-viewer"))
+        page = http.get("/exceptions", params={"status": state, "limit": 100}, headers=_as("soak-viewer-token-0001"))
         self._count(page)
         candidates = [x["id"] for x in page.json()["items"] if x["held"]] if page.status_code == 200 else []
         if not candidates:
@@ -232,7 +232,7 @@ class Bot:
             time.sleep(0.05)
             return
         exc_id = self.rng.choice(candidates)
-        got = http.get(f"/exceptions/{exc_id}", headers=_as("soak-viewer"))
+        got = http.get(f"/exceptions/{exc_id}", headers=_as("soak-viewer-token-0001"))
         self._count(got)
         if got.status_code != 200:
             return
@@ -250,7 +250,7 @@ class Bot:
             t.join()
 
     def _body(self, held: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
-        who = "soak-lead" if self.rng.random() < 0.8 else "soak-supervisor"
+        who = "soak-lead-token-0001" if self.rng.random() < 0.8 else "soak-supervisor-token-0001"
         keys = [a["key"] for a in held]
         some = self.rng.sample(keys, self.rng.randint(1, len(keys))) if self.rng.random() < 0.3 else None
         roll = self.rng.random()
@@ -283,7 +283,7 @@ def _as(token: str) -> dict[str, str]:
 
 def _answers(base: str) -> bool:
     try:
-        return httpx.get(base + "/me", headers=_as("soak-viewer"), timeout=2).status_code == 200
+        return httpx.get(base + "/me", headers=_as("soak-viewer-token-0001"), timeout=2).status_code == 200
     except httpx.TransportError:
         return False
 
