@@ -62,7 +62,7 @@ def variant(variant_file: Path) -> PolicyBook:
 @pytest.fixture
 def runtime(db_url: str, clock: VirtualClock, variant_file: Path) -> Iterator[Runtime]:
     """The service as `tower api --policy strict.json` / `tower worker --policy strict.json` open it."""
-    rt = open_runtime(ServiceSettings(database_url=db_url, policy=variant_file), clock=clock)
+    rt = open_runtime(ServiceSettings(database_url=db_url, policy=variant_file, demo=True), clock=clock)
     seed_shop(rt.engine)
     yield rt
     rt.close()
