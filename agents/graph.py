@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Literal
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
@@ -25,6 +25,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from agents.context import GraphContext
 from agents.planners.base import PlannerFailure
 from agents.state import ApprovalRequest, GraphState, HeldItem
+from agents.waiting import stranded_reason
 from core.audit import AuditLog
 from core.errors import TransitionNotAllowed
 from core.exceptions import move_exception
@@ -140,7 +141,8 @@ def await_approval(state: GraphState, runtime: Rt) -> GraphState:
         exc = _exception(uow.conn, state["exception_id"])
         records = record_rows(uow.conn, exc.id)
         held = [r for r in records if r.status == "held"]
-        if not held and any(r.decided_by for r in records):  # decided before we got here; left undone still waits
+        decided = sum(1 for r in records if r.decided_by)
+        if not held and decided > state.get("decided", 0):  # decided before we got here; left undone still waits
             uow.commit()
             return {"rounds": state.get("rounds", 0) + 1, "failure": None}
         if exc.state == ExceptionState.working:
@@ -175,7 +177,8 @@ def decide(state: GraphState, runtime: Rt) -> GraphState:
             proposals = [Proposal(action=r.action, args=r.args, confidence=r.confidence,
                                   assumed=r.verdict.get("assumed", {})) for r in approved]
             approvals = [Approval(role=r.verdict.get("decided_role", "supervisor"),
-                                  edited=bool(r.verdict.get("edited"))) for r in approved]
+                                  edited=bool(r.verdict.get("edited")), added=bool(r.verdict.get("added")))
+                         for r in approved]
             verdicts = judge(proposals, facts, approval=approvals,
                              is_foreign_ref=foreign_ref_checker(uow.session, facts.customer.id), book=cx.book)
             # Written in the order applying claims records (processing rank, id): two overlapping resumes
@@ -193,12 +196,24 @@ def decide(state: GraphState, runtime: Rt) -> GraphState:
                     audit.add(now, exc.id, cx.actor, "action.rejudged",
                               {"key": rec.idempotency_key, "action": rec.action, "status": status, **rejudged})
             audit.write(uow.session)
+        decided = sum(1 for r in record_rows(uow.conn, exc.id) if r.decided_by)
         uow.commit()
-    return {}
+    # What await_approval has seen (only a later decision lets it go on unasked); the wait was answered.
+    return {"decided": decided, "wait_reason": None}
 
 
 def close(state: GraphState, runtime: Rt) -> GraphState:
-    return {"outcome": _close(state, runtime.context)}
+    """Close the exception, unless its order cannot move on yet: then it waits again (no order left stranded)."""
+    cx = runtime.context
+    with cx.engine.connect() as conn:
+        stranded = stranded_reason(conn, state["exception_id"])
+    if stranded is not None:
+        return {"held": 0, "wait_reason": stranded}
+    return {"outcome": _close(state, cx), "wait_reason": None}
+
+
+def after_close(state: GraphState) -> Literal["await_approval", "__end__"]:
+    return "await_approval" if state.get("wait_reason") else "__end__"  # END
 
 
 def _close(state: GraphState, cx: GraphContext) -> str:
@@ -211,7 +226,10 @@ def _close(state: GraphState, cx: GraphContext) -> str:
         for r in records:
             by_status.setdefault(r.status, []).append({"action": r.action, "args": r.args, "key": r.idempotency_key})
         decided = [r for r in records if r.decided_by]
-        rejected_all = bool(decided) and not by_status.get("applied") and all(r.status == "rejected" for r in decided)
+        # Rejected only when supervisors rejected every action of the case and nothing of it was applied
+        # (an addition the judge denied is no action of the case).
+        case = [r for r in decided if not r.verdict.get("added") or r.status != "denied"]
+        rejected_all = bool(case) and not by_status.get("applied") and all(r.status == "rejected" for r in case)
         final = ExceptionState.rejected if rejected_all else ExceptionState.resolved
         if exc.state in (ExceptionState.working, ExceptionState.awaiting_approval):
             was = exc.state
@@ -259,7 +277,7 @@ def build_graph(checkpointer: BaseCheckpointSaver[str] | None = None) -> Excepti
     g.add_edge("await_approval", "decide")
     g.add_edge("decide", "reapply")
     g.add_conditional_edges("reapply", after_apply)
-    g.add_edge("close", END)
+    g.add_conditional_edges("close", after_close)
     return g.compile(checkpointer=checkpointer)
 
 

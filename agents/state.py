@@ -19,6 +19,9 @@ class GraphState(TypedDict, total=False):
     """Why the exception waits for a supervisor beyond its held actions: the planner failed, or the plan
     left undone what the book gives (policy.md section 1)."""
     held: int
+    decided: int
+    """How many records carried a decision when `decide` last ran: `await_approval` goes on without waiting
+    only for a decision taken since (else a case that waits again after its decisions would loop)."""
     rounds: int
     outcome: str
 

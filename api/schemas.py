@@ -272,12 +272,17 @@ class ExceptionDetail(ExceptionSummary):
 
 
 class ActionChoice(BaseModel):
+    """A held item by `key` (approve, reject, edit), or for `add` a new `action` with all its `args`."""
+
     model_config = ConfigDict(extra="forbid")
 
-    key: Key
+    key: Key | None = Field(default=None, description="approve/reject/edit: the held item's key")
+    action: ArgName | None = Field(
+        default=None, description="add: an action of section 7 for the exception's order")
     args: dict[ArgName, ArgValue] | None = Field(
         default=None, max_length=MAX_EDIT_ARGS,
-        description=f"for `edit`: the arguments to change (scalars; text at most {MAX_ARG_CHARS} characters)")
+        description=f"edit: the arguments to change; add: all the action's arguments (scalars; text at most "
+                    f"{MAX_ARG_CHARS} characters)")
 
 
 def _as_choice(value: Any) -> Any:
@@ -294,11 +299,23 @@ class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid",
                               json_schema_extra={"examples": [{"decision": "approve", "note": "known customer"}]})
 
-    decision: Literal["approve", "reject", "edit"]
+    decision: Literal["approve", "reject", "edit", "add"]
     actions: list[Choice] | None = Field(
-        default=None, max_length=100, description="held items by key (a string or {key, args})")
+        default=None, max_length=100,
+        description="held items by key (a string or {key, args}); for `add`, 1-20 {action, args}")
     note: str | None = Field(default=None, max_length=MAX_NOTE_CHARS, pattern=NO_NUL,
                              description=f"why, for the audit: at most {MAX_NOTE_CHARS} characters")
+
+
+class DecisionItem(BaseModel):
+    """One item a decision touched: applied, denied (with the rule ids and reasons), held, rejected..."""
+
+    key: str
+    action: str
+    args: dict[str, Any]
+    status: str
+    rule_ids: list[str]
+    reasons: list[str]
 
 
 class DecisionOut(BaseModel):
@@ -310,6 +327,10 @@ class DecisionOut(BaseModel):
     state: str = Field(description="the exception's state after the decision (and the resumed graph)")
     actions: list[ActionOut]
     resume_error: str | None = None
+    items: list[DecisionItem] = Field(
+        default_factory=list, description="every item this decision touched, with its status after it took effect")
+    waiting_for: str | None = Field(default=None, description="why the exception still waits, if it does")
+    options: list[str] = Field(default_factory=list, description="what a supervisor can still do")
 
 
 # --------------------------------------------------------------------------- kpis and policy

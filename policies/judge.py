@@ -62,12 +62,17 @@ class Verdict(BaseModel):
 
 
 class Approval(BaseModel):
-    """A supervisor's approval: lifts the holds their role may lift, never a denial."""
+    """A supervisor's approval: lifts the holds their role may lift, never a denial.
+
+    `edited` and `added` mark a supervisor's own values or actions: N0 does not apply to them
+    (section 1, "Deciding held actions"); the money rules for a supervisor still do (`_Judge.supervised`).
+    """
 
     model_config = ConfigDict(frozen=True)
 
     role: Role
     edited: bool = False
+    added: bool = False
 
 
 @dataclass(frozen=True)
@@ -209,10 +214,14 @@ class _Judge:
             if problems:
                 return self.verdict("deny", ["C7"], problems)
         planner = self.approval is None
+        if self.approval is not None and self.approval.added:
+            return self.supervised(x)
         if planner and signature in self.applied_before:
             return self.verdict("deny", ["N0"], [f"N0: {p.action} repeats an action already applied for this "
                                                  "exception"])
         match = self.match(p, x)
+        if match is None and self.approval is not None and self.approval.edited:
+            return self.supervised(x)
         if match is None:
             if planner and signature in self.seen:
                 return self.verdict("deny", ["N0"], [f"N0: {p.action} repeats an earlier proposal of this batch"])
@@ -347,6 +356,35 @@ class _Judge:
         if is_goodwill(action, args, self.book):
             self.goodwill_auto += args["amount_cents"]
         return self.verdict("apply", rules, reasons or [f"{', '.join(step.rule_ids)}: within policy"])
+
+    def supervised(self, x: a._Args) -> Verdict:
+        """A supervisor's own action or values (an addition, or an edit the book's step no longer fits).
+
+        N0 and the confidence thresholds do not apply: the supervisor's decision is the confidence.
+        What denies still does (preconditions, the refundable amount, the message checks: checked
+        before this). A payout over the lead limit needs a lead (M4), and goodwill counts against the
+        ceiling: over it, it waits for a lead (M2), and a lead's own decision is that approval.
+        """
+        assert self.approval is not None
+        action, args, money = _name(x), x.model_dump(), self.book.money
+        rules: list[str] = []
+        reasons: list[str] = []
+        if is_goodwill(action, args, self.book):
+            ceiling = money.goodwill_ceiling_cents.get(self.f.customer.tier, money.goodwill_ceiling_cents["standard"])
+            total = self.goodwill_auto + args["amount_cents"]
+            if total > ceiling:
+                rules.append("M2")
+                reasons.append(f"M2: goodwill {total} would pass the {self.f.customer.tier} ceiling {ceiling}: "
+                               "a lead approves")
+        if action in PAYOUTS and args["amount_cents"] > money.lead_approval_over_cents:
+            rules.append("M4")
+            reasons.append(f"M4: {args['amount_cents']} is over {money.lead_approval_over_cents}: a lead approves")
+        who = "added" if self.approval.added else "edited"
+        if rules and self.approval.role != "lead":
+            return self.verdict("hold", rules, reasons, "lead")
+        if is_goodwill(action, args, self.book):
+            self.goodwill_auto += args["amount_cents"]
+        return self.verdict("apply", rules, [*reasons, f"{who} by a {self.approval.role}: N0 does not apply"])
 
     def corroborated(self, p: a.Proposal, reading: str) -> tuple[float, list[str]]:
         """How far to trust a decision resting on a reading of free text: never more than the policy's reader."""

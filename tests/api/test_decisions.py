@@ -29,23 +29,59 @@ def test_approving_every_held_item_resumes_the_graph_and_applies_it(client: Test
                     headers=as_("supervisor"))
     assert r.status_code == 200, r.text
     out = r.json()
-    assert out["resumed"] is True and out["state"] == "resolved"
     assert [(a["action"], a["status"], a["decided_by"]) for a in out["actions"]] == [
         ("notify_customer", "applied", "sam (supervisor)")]
+    assert [(i["action"], i["status"]) for i in out["items"]] == [("notify_customer", "applied")]
     assert out["actions"][0]["verdict"]["decided_role"] == "supervisor"
+    # The verification went out, but the order is still on hold: the exception waits for a release or a cancel.
+    assert out["resumed"] is True and out["state"] == "awaiting_approval"
+    assert "O-000001 is on hold" in out["waiting_for"]
+    assert {"add release_hold", "add cancel_order"} <= set(out["options"])
     with Session(runtime.engine) as s:
         assert s.exec(select(func.count()).select_from(Notification)).one() == 1
         audit = s.exec(select(AuditEntry).where(AuditEntry.kind == "decision.approve")).one()
         assert audit.actor == "sam (supervisor)" and audit.detail["note"] == "known customer"
+    r = client.post(f"/exceptions/{exc_id}/decision", headers=as_("supervisor"), json={
+        "decision": "add", "actions": [{"action": "release_hold", "args": {"order_id": "O-000001"}}]})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["state"] == "resolved" and out["waiting_for"] is None and out["options"] == []
+    assert [(i["action"], i["status"]) for i in out["items"]] == [("release_hold", "applied")]
+    with Session(runtime.engine) as s:
+        assert s.get(Order, "O-000001").status != "on_hold"  # type: ignore[union-attr]
 
 
-def test_rejecting_every_held_item_closes_the_exception_as_rejected(client: TestClient,
-                                                                    held: Callable[..., str]) -> None:
+def test_rejecting_a_fraud_cancellation_rejects_its_refund_and_notice_and_keeps_the_order_waiting(
+        client: TestClient, runtime: Runtime, held: Callable[..., str]) -> None:
+    """No order left stranded: the order stays on hold, so the exception waits for a release or a cancel."""
+    exc_id = held(0.8, sku="LAPTOP-14")
+    [cancel] = keys(client, exc_id, "cancel_order")
+    r = client.post(f"/exceptions/{exc_id}/decision", json={"decision": "reject", "actions": [cancel]},
+                    headers=as_("supervisor"))
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert sorted((i["action"], i["status"]) for i in out["items"]) == [
+        ("cancel_order", "rejected"), ("notify_customer", "rejected"), ("refund", "rejected")]
+    assert out["state"] == "awaiting_approval" and out["resumed"] is True
+    assert "on hold" in out["waiting_for"] and "add release_hold" in out["options"]
+    with Session(runtime.engine) as s:
+        assert s.get(Order, "O-000001").status == "on_hold"  # type: ignore[union-attr]
+        assert s.exec(select(func.count()).select_from(Notification)).one() == 0
+
+
+def test_rejecting_everything_then_adding_a_release_resolves_with_the_order_released(
+        client: TestClient, runtime: Runtime, held: Callable[..., str]) -> None:
     exc_id = held(0.45)
     r = client.post(f"/exceptions/{exc_id}/decision", json={"decision": "reject"}, headers=as_("lead"))
     assert r.status_code == 200
-    assert r.json()["state"] == "rejected"
+    assert r.json()["state"] == "awaiting_approval"
     assert [a["status"] for a in r.json()["actions"]] == ["rejected"]
+    r = client.post(f"/exceptions/{exc_id}/decision", headers=as_("supervisor"), json={
+        "decision": "add", "actions": [{"action": "release_hold", "args": {"order_id": "O-000001"}}]})
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "resolved"  # something was applied: not `rejected`
+    with Session(runtime.engine) as s:
+        assert s.get(Order, "O-000001").status != "on_hold"  # type: ignore[union-attr]
 
 
 def test_a_second_decision_on_a_decided_item_is_a_409_saying_so(client: TestClient,
@@ -82,7 +118,7 @@ def test_two_supervisors_deciding_the_same_item_at_once_get_one_200_and_one_409(
         t.join()
     assert sorted(codes) == [200, 409]
     d = detail(client, exc_id)
-    assert len(d["decisions"]) == 1 and d["state"] in ("resolved", "rejected")
+    assert len(d["decisions"]) == 1 and d["state"] == "awaiting_approval"  # the order is still on hold
 
 
 def test_a_supervisor_cannot_approve_what_needs_a_lead_but_a_lead_can(client: TestClient, runtime: Runtime,

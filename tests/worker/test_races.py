@@ -17,8 +17,8 @@ from sqlmodel import Session, col, func, select
 
 import agents.graph
 import tools.runner
+from agents import decisions
 from agents.service import resume_exception
-from api import decisions
 from api.app import create_app
 from api.runtime import Runtime
 from api.testing import seed_fraud_holds
