@@ -64,14 +64,18 @@ def test_an_approved_held_action_is_applied_when_the_thread_resumes() -> None:
     _decide(built.engine, built.exception_id, "approve")
     done = resume_exception(built.engine, built.exception_id, clock=built.clock, checkpointer=saver,
                             decided_by="sam")
-    assert done.state == "resolved"
     assert [(a.action, a.status) for a in done.actions] == [("notify_customer", "applied")]
     with Session(built.engine) as s:
         assert [n.topic for n in s.exec(select(Notification)).all()] == ["verification"]
+    # The verification went out; the order is still on hold, so the exception waits again (no order stranded).
+    assert done.state == "awaiting_approval"
+    with Session(built.engine) as s:
+        assert s.get(Order, built.world.orders[0].id).status == "on_hold"  # type: ignore[union-attr]
 
 
 def test_a_rejected_held_action_is_never_applied() -> None:
-    built = build(shared_case("fraud-gray-new-address"))
+    built = build(shared_case("return-damaged-with-photos"),
+                  lambda c: c["world"]["customers"][0].update(returns_90d=3))  # R7: the abuse guard holds it
     saver = InMemorySaver()
     work_exception(built.engine, built.exception_id, clock=built.clock, checkpointer=saver)
     _decide(built.engine, built.exception_id, "reject")
@@ -80,6 +84,7 @@ def test_a_rejected_held_action_is_never_applied() -> None:
     assert done.state == "rejected"
     with Session(built.engine) as s:
         assert s.exec(select(Notification)).all() == []
+        assert s.exec(select(Refund)).all() == []
 
 
 def test_a_payout_over_the_lead_line_stays_held_when_a_supervisor_approves_it() -> None:
