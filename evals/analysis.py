@@ -53,6 +53,8 @@ class RuleRow:
     applied: int = 0
     held: int = 0
     denied: int = 0
+    rejected: int = 0
+    withdrawn: int = 0
     matched: int = 0
     not_expected: int = 0
 
@@ -140,10 +142,11 @@ def by_rule(cases: Sequence[CaseResult]) -> list[RuleRow]:
         for i, a in enumerate(c.actions):
             for rule in dict.fromkeys(a.rule_ids):
                 r = row(rule)
-                setattr(r, a.status, getattr(r, a.status) + 1)
+                if a.status in ("applied", "held", "denied", "rejected", "withdrawn"):
+                    setattr(r, a.status, getattr(r, a.status) + 1)
                 if i in matched:
                     r.matched += 1
-                elif a.status != "denied":
+                elif a.status in ("applied", "held"):
                     r.not_expected += 1
     return [rows[k] for k in sorted(rows, key=_rule_key)]
 

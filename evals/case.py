@@ -29,6 +29,9 @@ OUTCOMES: tuple[Outcome, ...] = ("auto", "approval")
 ActionStatus = Literal["applied", "held", "denied", "rejected", "withdrawn"]
 LIVE_STATUSES: tuple[ActionStatus, ...] = ("applied", "held")
 """What an expected action without `status` matches, and all a case without `proposals` may pin."""
+THEN_STATUSES: tuple[ActionStatus, ...] = ("applied", "held", "denied", "rejected", "withdrawn")
+"""What a case with `then` may pin."""
+FinalState = Literal["resolved", "rejected", "awaiting_approval"]
 
 
 class _Strict(BaseModel):
@@ -114,6 +117,8 @@ class Expect(_Strict):
     actions: tuple[ExpectedAction, ...] = ()
     only: StrictBool = False
     forbidden: tuple[StrictStr, ...] = ()
+    state: FinalState | None = None
+    """The exception's state at the end (after the last `then` step)."""
 
 
 class _ExceptionBase(_Strict):
@@ -147,6 +152,80 @@ ExceptionIn: TypeAlias = Annotated[
 ]
 
 
+# --------------------------------------------------------------------------- `then` steps
+
+
+class CarrierUpdateEvent(_Strict):
+    type: Literal["carrier_update"]
+    shipment_id: StrictStr
+    status: Literal["in_transit", "delivered", "lost"]
+    eta: AwareDatetime | None = None
+    carrier_delivered_scan: StrictBool | None = None
+
+
+class RescoreEvent(_Strict):
+    type: Literal["rescore"]
+    order_id: StrictStr
+    fraud_score: Annotated[Number, Field(ge=0, le=1)]
+
+
+class StockReceivedEvent(_Strict):
+    type: Literal["stock_received"]
+    location: StrictStr
+    sku: StrictStr
+    qty: Annotated[StrictInt, Field(gt=0)]
+
+
+class ReturnEvidenceEvent(_Strict):
+    type: Literal["return_evidence"]
+    return_id: StrictStr
+    evidence: StrictBool
+    claim: StrictStr | None = None
+
+
+EVENT_TYPES = ("carrier_update", "rescore", "stock_received", "return_evidence")
+EventIn: TypeAlias = Annotated[
+    CarrierUpdateEvent | RescoreEvent | StockReceivedEvent | ReturnEvidenceEvent, Field(discriminator="type")
+]
+Decision = Literal["approve", "reject", "edit", "add"]
+
+
+class DecisionEntry(BaseModel):
+    """A held action named the way `expect` matches it (and, for an edit, its new values under `set`), or
+    for `add` a new action with all its arguments."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    __pydantic_extra__: dict[str, Scalar] = Field(init=False)
+
+    action: StrictStr
+    set: dict[str, Scalar] | None = None
+
+    @property
+    def fields(self) -> dict[str, Scalar]:
+        return dict(self.__pydantic_extra__ or {})
+
+
+class DecisionIn(_Strict):
+    role: Literal["supervisor", "lead"]
+    decision: Decision
+    actions: tuple[DecisionEntry, ...] | None = None
+    note: StrictStr | None = None
+
+
+class Step(_Strict):
+    """One step of `then`: at its time, an OMS event or a supervisor's decision (exactly one)."""
+
+    at: AwareDatetime
+    event: EventIn | None = None
+    decision: DecisionIn | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Step:
+        if (self.event is None) == (self.decision is None):
+            raise ValueError("a step has exactly one of `event` and `decision`")
+        return self
+
+
 class Case(_Strict):
     """One exception, frozen: the world it happened in, the exception, and what should come of it."""
 
@@ -159,3 +238,5 @@ class Case(_Strict):
     """A scripted planner's first plan: entries as a planner said them, each judged (a malformed one is
     denied, never a load error)."""
     expect: Expect
+    then: tuple[Step, ...] | None = None
+    """What happens while the case waits: OMS events and supervisors' decisions, in time order."""

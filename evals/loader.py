@@ -16,7 +16,20 @@ from typing import Any
 from pydantic import ValidationError
 
 from core.world import reference_errors
-from evals.case import LIVE_STATUSES, Case, DelayIn, ReturnDisputeIn, StockoutIn
+from evals.case import (
+    EVENT_TYPES,
+    LIVE_STATUSES,
+    THEN_STATUSES,
+    CarrierUpdateEvent,
+    Case,
+    DelayIn,
+    RescoreEvent,
+    ReturnDisputeIn,
+    ReturnEvidenceEvent,
+    StockoutIn,
+    StockReceivedEvent,
+)
+from policies.actions import ARGS, parse_args
 from policies.book import BOOK
 
 SKIPPED_FOLDER = "cassettes"
@@ -133,12 +146,97 @@ def case_reference_errors(case: Case) -> list[tuple[str, str]]:
     for i, name in enumerate(case.expect.forbidden):
         if name not in ACTIONS:
             errors.append((f"expect.forbidden[{i}]", _not_an_action(name)))
+    errors += then_errors(case)
     return errors
 
 
 def pinnable_statuses(case: Case) -> tuple[str, ...]:
-    """The statuses an expected action of this case may pin: applied or held, and denied with `proposals`."""
+    """The statuses an expected action of this case may pin: applied or held; denied with `proposals`;
+    denied, rejected or withdrawn with `then`."""
+    if case.then is not None:
+        return THEN_STATUSES
     return (*LIVE_STATUSES, "denied") if case.proposals is not None else LIVE_STATUSES
+
+
+MAX_ADDED = 20
+_REFS = ("order_id", "shipment_id", "return_id", "customer_id")
+
+
+def then_errors(case: Case) -> list[tuple[str, str]]:
+    """`then` checked strictly (cases.md): time order, references that resolve, decisions that can be read."""
+    if case.then is None:
+        return []
+    world = case.world
+    ids = {"order_id": {o.id for o in world.orders},
+           "shipment_id": {x.id for o in world.orders for x in o.shipments},
+           "return_id": {x.id for o in world.orders for x in o.returns},
+           "customer_id": {c.id for c in world.customers},
+           "location": {x.id for x in world.locations},
+           "sku": {p.sku for p in world.products}}
+    errors: list[tuple[str, str]] = []
+    previous = case.now
+    for i, step in enumerate(case.then):
+        at = f"then[{i}]"
+        if step.at < case.now:
+            errors.append((f"{at}.at", f"{step.at.isoformat()} is before the case's now ({case.now.isoformat()})"))
+        elif step.at < previous:
+            errors.append((f"{at}.at", f"{step.at.isoformat()} is before the step above it "
+                                       f"({previous.isoformat()}): steps run in time order"))
+        previous = max(previous, step.at)
+        if step.event is not None:
+            ev = step.event
+            refs: list[tuple[str, str]] = []
+            if isinstance(ev, CarrierUpdateEvent):
+                refs = [("shipment_id", ev.shipment_id)]
+            elif isinstance(ev, RescoreEvent):
+                refs = [("order_id", ev.order_id)]
+            elif isinstance(ev, StockReceivedEvent):
+                refs = [("location", ev.location), ("sku", ev.sku)]
+            elif isinstance(ev, ReturnEvidenceEvent):
+                refs = [("return_id", ev.return_id)]
+            errors += [(f"{at}.event.{name}", f"{name.removesuffix('_id')} {value!r} does not exist")
+                       for name, value in refs if value not in ids[name]]
+        if step.decision is not None:
+            errors += _decision_errors(f"{at}.decision", step.decision, ids)
+    return errors
+
+
+def _decision_errors(at: str, d: Any, ids: dict[str, set[str]]) -> list[tuple[str, str]]:
+    errors: list[tuple[str, str]] = []
+    if d.actions is None:
+        if d.decision in ("edit", "add"):
+            errors.append((f"{at}.actions", f"required for {d.decision}: name the actions"))
+        return errors
+    if not d.actions:
+        errors.append((f"{at}.actions", "name at least one action, or leave `actions` out for every held action"
+                       if d.decision in ("approve", "reject") else "name at least one action"))
+    if d.decision == "add" and len(d.actions) > MAX_ADDED:
+        errors.append((f"{at}.actions", f"at most {MAX_ADDED} actions may be added at once"))
+    for j, entry in enumerate(d.actions):
+        here = f"{at}.actions[{j}]"
+        if entry.action not in ARGS:
+            errors.append((f"{here}.action", _not_an_action(entry.action)))
+            continue
+        known = set(ARGS[entry.action].model_fields)
+        errors += [(f"{here}.{name}", f"unknown field: {entry.action} has no argument {name!r} "
+                                      f"(it has {', '.join(sorted(known))})")
+                   for name in entry.fields if name not in known]
+        if d.decision == "edit":
+            if not entry.set:
+                errors.append((f"{here}.set", "an edit gives the new values under `set`"))
+            else:
+                errors += [(f"{here}.set.{name}", f"unknown field: {entry.action} has no argument {name!r}")
+                           for name in entry.set if name not in known]
+        elif entry.set is not None:
+            errors.append((f"{here}.set", f"only an edit has `set`, not {d.decision}"))
+        if d.decision == "add" and not any(e[0].startswith(here) for e in errors):
+            try:
+                parse_args(entry.action, entry.fields, strict=True)
+            except ValueError as err:
+                errors.append((here, str(err)))
+        errors += [(f"{here}.{name}", f"{name.removesuffix('_id')} {value!r} does not exist")
+                   for name, value in entry.fields.items() if name in _REFS and value not in ids[name]]
+    return errors
 
 
 def _belongs(what: str, ident: str, at: str, order_id: str, owner: dict[str, str]) -> list[tuple[str, str]]:
@@ -159,6 +257,10 @@ def field_path(loc: tuple[int | str, ...], kind: str) -> str:
     if len(parts) > 1 and parts[0] == "exception" and isinstance(parts[1], str) \
             and parts[1] in ("delay", "stockout", "fraud_hold", "return_dispute"):
         del parts[1]
+    for k in range(len(parts) - 1):  # then[i].event.<type>.field: the union tag is no field of the file
+        if parts[k] == "event" and parts[k + 1] in EVENT_TYPES:
+            del parts[k + 1]
+            break
     if kind in ("union_tag_not_found", "union_tag_invalid"):
         parts.append("type")
     text = ""
@@ -174,7 +276,11 @@ def _message(err: Any) -> str:
     if kind == "extra_forbidden":
         return "unknown key (the case format does not name it)"
     if kind == "union_tag_not_found":
+        if "event" in err["loc"]:
+            return f"required field is missing (one of {', '.join(EVENT_TYPES)})"
         return "required field is missing (one of delay, stockout, fraud_hold, return_dispute)"
+    if kind == "union_tag_invalid" and "event" in err["loc"]:
+        return f"unknown event type (one of {', '.join(EVENT_TYPES)})"
     if kind == "model_type" and not err["loc"]:
         return "a case must be a JSON object"
     if kind == "value_error":

@@ -137,21 +137,39 @@ def run_case(item: LoadedCase, *, work: WorkFn, planner_for: PlannerFor, book: P
         "id": case.id, "title": case.title, "file": item.name, "exception_type": case.exception.type,
         "expected_outcomes": case.expect.outcome, "expect": case.expect,
     }
+    steps: list[str] = []
+    first: tuple[list[ProducedAction], bool] | None = None
     try:
         engine = fresh_memory_engine()
         try:
             exception_id = _raise(engine, item)
-            result = work(engine, exception_id, clock=FixedClock(case.now), planner=planner_for(item),
-                          carbon_cents_per_kg=case.world.settings.carbon_cents_per_kg, book=book)
+            planner = planner_for(item)
+            extra: dict[str, Any] = {}
+            if case.then is not None:  # one checkpointer for the first plan and every step after it
+                from langgraph.checkpoint.memory import InMemorySaver
+
+                extra["checkpointer"] = InMemorySaver()
+            result = work(engine, exception_id, clock=FixedClock(case.now), planner=planner,
+                          carbon_cents_per_kg=case.world.settings.carbon_cents_per_kg, book=book, **extra)
             actions = [ProducedAction.model_validate(a, from_attributes=True) for a in result.actions]
             state = str(result.state)
+            if case.then is not None:
+                from agents.service import result_of
+                from evals.then import run_then
+
+                first = (actions, state == "awaiting_approval")
+                steps = run_then(engine, exception_id, case, planner=planner, checkpointer=extra["checkpointer"],
+                                 book=book)
+                result = result_of(engine, exception_id)
+                actions = [ProducedAction.model_validate(a, from_attributes=True) for a in result.actions]
+                state = str(result.state)
         finally:
             engine.dispose()
     except Exception as e:  # a case that raises fails; the suite goes on
         return CaseResult(**base, outcome=None, state=None, actions=[], violation=False,
                           failures=[_raised(e)])
-    scored = score(case.expect, actions, waiting=state == "awaiting_approval")
-    failures = list(scored.failures)
+    scored = score(case.expect, actions, waiting=state == "awaiting_approval", first=first, state=state)
+    failures = [*steps, *scored.failures]
     if state == "failed":
         failures.append("The exception ended in state failed.")
     return CaseResult(**base, outcome=scored.outcome, state=state, actions=actions, failures=failures,

@@ -20,6 +20,13 @@ if [ -d ../shared/cases ]; then
   .venv/bin/tower eval run ../shared/cases --planner llm --cassettes evals/cassettes/shared \
     --report artifacts/eval-shared-llm.json
 fi
+if [ -d ../shared/cases-then ]; then
+  echo "== tower eval run ../shared/cases-then (cases that go on: OMS events and supervisors' decisions)" >&2
+  .venv/bin/tower eval run ../shared/cases-then --report artifacts/eval-shared-then.json
+  echo "== tower eval run ../shared/cases-then --planner llm (replayed from cassettes, no network)" >&2
+  .venv/bin/tower eval run ../shared/cases-then --planner llm --cassettes evals/cassettes/then \
+    --report artifacts/eval-shared-then-llm.json
+fi
 if [ -d ../shared/cases-proposals ]; then
   echo "== tower eval run ../shared/cases-proposals (scripted planners: the judge against careless or hostile plans)" >&2
   .venv/bin/tower eval run ../shared/cases-proposals --report artifacts/eval-shared-proposals.json
