@@ -160,9 +160,9 @@ def run_case(item: LoadedCase, *, work: WorkFn, planner_for: PlannerFor, book: P
                 first = (actions, state == "awaiting_approval")
                 steps = run_then(engine, exception_id, case, planner=planner, checkpointer=extra["checkpointer"],
                                  book=book)
-                result = result_of(engine, exception_id)
-                actions = [ProducedAction.model_validate(a, from_attributes=True) for a in result.actions]
-                state = str(result.state)
+                final = result_of(engine, exception_id)
+                actions = [ProducedAction.model_validate(a, from_attributes=True) for a in final.actions]
+                state = str(final.state)
         finally:
             engine.dispose()
     except Exception as e:  # a case that raises fails; the suite goes on
