@@ -105,7 +105,7 @@ def judge_and_apply(state: GraphState, runtime: Rt) -> GraphState:
     reason = "; ".join(r for r in (state.get("failure"), *undone) if r) or None
     if held or reason:
         return {"held": held, "wait_reason": reason}
-    return {"held": 0, "outcome": _close(state, cx)}  # nothing waits: close here, one checkpoint fewer
+    return {"held": 0, **_close_or_wait(state, cx)}  # nothing waits: close here, one checkpoint fewer
 
 
 def reapply(state: GraphState, runtime: Rt) -> GraphState:
@@ -203,8 +203,15 @@ def decide(state: GraphState, runtime: Rt) -> GraphState:
 
 
 def close(state: GraphState, runtime: Rt) -> GraphState:
-    """Close the exception, unless its order cannot move on yet: then it waits again (no order left stranded)."""
-    cx = runtime.context
+    return _close_or_wait(state, runtime.context)
+
+
+def _close_or_wait(state: GraphState, cx: GraphContext) -> GraphState:
+    """Close the exception, unless its order cannot move on yet: then it waits (no order left stranded).
+
+    A fraud hold whose order is still on hold (its cancellation rejected, a verification sent, a plan
+    made again that gives nothing new) waits for a re-score or a supervisor's release or cancel.
+    """
     with cx.engine.connect() as conn:
         stranded = stranded_reason(conn, state["exception_id"])
     if stranded is not None:

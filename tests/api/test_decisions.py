@@ -211,3 +211,61 @@ def test_an_edit_is_judged_with_the_rest_of_its_case_so_a_smaller_refund_needs_n
     r = client.post(f"/exceptions/{exc_id}/decision", headers=as_("supervisor"), json={
         "decision": "edit", "actions": [{"key": refund, "args": {"amount_cents": 1}}]})
     assert r.status_code == 409
+
+
+def test_an_approval_the_state_now_denies_is_reported_denied_with_its_rule_and_reason(
+        client: TestClient, runtime: Runtime, held: Callable[..., str]) -> None:
+    exc_id = held(0.8)  # F3: cancel, refund, notice held
+    with Session(runtime.engine) as s:  # meanwhile everything captured was paid back elsewhere
+        order = s.get(Order, "O-000001")
+        assert order is not None
+        order.refunded_cents = order.captured_cents
+        s.add(order)
+        s.commit()
+    r = client.post(f"/exceptions/{exc_id}/decision", json={"decision": "approve"}, headers=as_("supervisor"))
+    assert r.status_code == 200, r.text
+    items = {i["action"]: i for i in r.json()["items"]}
+    assert items["cancel_order"]["status"] == "applied"
+    assert items["refund"]["status"] == "denied" and "P7" in items["refund"]["rule_ids"]
+    assert items["refund"]["reasons"] and "refundable" in " ".join(items["refund"]["reasons"])
+    assert r.json()["state"] == "resolved"  # the order is cancelled: it can move on
+
+
+def test_an_add_names_the_field_that_is_wrong(client: TestClient, held: Callable[..., str]) -> None:
+    exc_id = held(0.45)
+    [key] = keys(client, exc_id)
+    for actions, loc in [
+        (None, ["body", "actions"]),
+        ([{"key": key}], ["body", "actions", 0, "key"]),
+        ([{"args": {"order_id": "O-000001"}}], ["body", "actions", 0, "action"]),
+        ([{"action": "pay_everyone", "args": {}}], ["body", "actions", 0, "action"]),
+        ([{"action": "release_hold", "args": {"order_id": "O-000002"}}], ["body", "actions", 0, "args", "order_id"]),
+    ]:
+        r = client.post(f"/exceptions/{exc_id}/decision", headers=as_("supervisor"),
+                        json={"decision": "add", **({"actions": actions} if actions is not None else {})})
+        assert r.status_code == 422, (actions, r.text)
+        assert r.json()["detail"][0]["loc"] == loc, r.json()
+    r = client.post(f"/exceptions/{exc_id}/decision", headers=as_("supervisor"),
+                    json={"decision": "approve", "actions": [{"action": "release_hold"}]})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "actions", 0, "action"]
+    assert detail(client, exc_id)["decisions"] == []
+
+
+def test_a_decision_on_a_withdrawn_item_is_a_409_naming_the_event_and_what_is_held_now(
+        client: TestClient, runtime: Runtime, held: Callable[..., str]) -> None:
+    from sqlalchemy import update
+
+    from core.models import ActionRecord
+
+    exc_id = held(0.45)
+    [key] = keys(client, exc_id)
+    with Session(runtime.engine) as s:
+        s.execute(update(ActionRecord).where(col(ActionRecord.idempotency_key) == key).values(
+            status="withdrawn", verdict={"withdrawn": {"event_id": 7, "type": "rescore", "at": "2026-03-10T15:00:00Z",
+                                                       "summary": "the order was re-scored 0.10"}}))
+        s.commit()
+    r = client.post(f"/exceptions/{exc_id}/decision", json={"decision": "approve", "actions": [key]},
+                    headers=as_("supervisor"))
+    assert r.status_code == 409
+    assert "rescore event 7" in r.json()["detail"] and "re-scored 0.10" in r.json()["detail"]
+    assert "held now: nothing" in r.json()["detail"]

@@ -67,12 +67,15 @@ def _rows(engine: Engine, sql: str) -> list[Any]:
 
 
 def no_exception_stuck(engine: Engine) -> list[str]:
-    """Every exception settled, or awaiting a supervisor with something held for them to decide."""
-    return [f"{x} is {s} with {held} held" for x, s, held in _rows(engine, f"""
+    """Every exception settled, or awaiting a supervisor with something held for them to decide, or a fraud hold
+    whose order is still on hold awaiting a supervisor's release or cancel (no order left stranded)."""
+    return [f"{x} is {s} with {held} held" for x, s, held, stranded in _rows(engine, f"""
         SELECT x.id, x.state, (SELECT count(*) FROM action_record a WHERE a.exception_id = x.id
-                                                                      AND a.status = 'held')
-        FROM exceptions x WHERE x.state NOT IN ({", ".join(f"'{s}'" for s in SETTLED)}) ORDER BY x.id""")
-        if not (s == "awaiting_approval" and held > 0)]
+                                                                      AND a.status = 'held'),
+               x.type = 'fraud_hold' AND o.status = 'on_hold'
+        FROM exceptions x JOIN orders o ON o.id = x.order_id
+        WHERE x.state NOT IN ({", ".join(f"'{s}'" for s in SETTLED)}) ORDER BY x.id""")
+        if not (s == "awaiting_approval" and (held > 0 or stranded))]
 
 
 def no_key_applied_twice(engine: Engine) -> list[str]:
@@ -226,7 +229,8 @@ class Bot:
         state = self.rng.choice(["awaiting_approval", "awaiting_approval", "working"])
         page = http.get("/exceptions", params={"status": state, "limit": 100}, headers=_as("soak-viewer-token-0001"))
         self._count(page)
-        candidates = [x["id"] for x in page.json()["items"] if x["held"]] if page.status_code == 200 else []
+        candidates = [x["id"] for x in page.json()["items"] if x["held"] or x["type"] == "fraud_hold"] \
+            if page.status_code == 200 else []
         if not candidates:
             self.codes["idle"] += 1
             time.sleep(0.05)
@@ -237,7 +241,13 @@ class Bot:
         if got.status_code != 200:
             return
         held = [a for a in got.json()["actions"] if a["status"] == "held"]
-        if not held:
+        if not held:  # a fraud hold left waiting with its order on hold: release or cancel it
+            if got.json()["state"] == "awaiting_approval" and got.json()["type"] == "fraud_hold":
+                order = got.json()["order_id"]
+                add = "release_hold" if self.rng.random() < 0.7 else "cancel_order"
+                args = {"order_id": order, **({"reason": "fraud"} if add == "cancel_order" else {})}
+                self._decide(http, exc_id, ("soak-supervisor-token-0001",
+                                            {"decision": "add", "actions": [{"action": add, "args": args}]}))
             return
         bodies = [self._body(held) for _ in range(2 if self.rng.random() < 0.15 else 1)]
         if len(bodies) == 1:
