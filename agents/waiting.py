@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, bindparam, func, select
 
-from core.models import ActionRecord, ExceptionState, Order, OrderException, OrderStatus
+from core.models import ActionRecord, Event, ExceptionState, Order, OrderException, OrderStatus
 
-_X, _O, _A = OrderException.__table__, Order.__table__, ActionRecord.__table__
+_X, _O, _A, _E = OrderException.__table__, Order.__table__, ActionRecord.__table__, Event.__table__
 _SUBJECT = (select(_X.c.type, _X.c.order_id, _X.c.state, _O.c.status.label("order_status"))
             .select_from(_X.outerjoin(_O, _O.c.id == _X.c.order_id)).where(_X.c.id == bindparam("id")))
 _HELD = (select(_A.c.required_role, func.count()).where(_A.c.exception_id == bindparam("id"), _A.c.status == "held")
          .group_by(_A.c.required_role))
+_LAST_WAIT = (select(_E.c.data).where(_E.c.aggregate_id == bindparam("id"), _E.c.type == "exception.awaiting_approval")
+              .order_by(_E.c.seq.desc()).limit(1))
 STRANDED_OPTIONS = ("add release_hold", "add cancel_order")
 HELD_OPTIONS = ("approve", "edit", "reject")
 
@@ -51,7 +53,11 @@ def waiting_for(conn: Connection, exception_id: str) -> str | None:
                      + (f" ({leads} for a lead)" if leads else ""))
     if reason := stranded_reason(conn, exception_id):
         parts.append(reason)
-    return "; ".join(parts) or "a supervisor must look: nothing is held, but the plan left something undone"
+    if not parts:  # the planner failed, or its plan left undone what the book gives: the wait says which
+        data = conn.execute(_LAST_WAIT, {"id": exception_id}).scalar()
+        reason = data.get("reason") if isinstance(data, dict) else None
+        parts.append(str(reason) if reason else "a supervisor must look: nothing is held")
+    return "; ".join(parts)
 
 
 def options(conn: Connection, exception_id: str) -> list[str]:

@@ -16,6 +16,7 @@ from agents import decisions as D
 from agents.planners import get_planner
 from agents.planners.base import Plan
 from agents.service import WorkResult, work_exception
+from agents.waiting import options, waiting_for
 from core.facts import Facts
 from core.models import ActionRecord, Notification, Order, Refund
 from policies.judge import Role
@@ -344,3 +345,29 @@ def test_a_message_announcing_a_held_return_decision_waits_with_it() -> None:
     assert sorted((i.action, i.status) for i in out.items) == [("approve_return", "rejected"),
                                                                ("notify_customer", "rejected")]
     assert h.notices() == [] and out.state == "rejected"
+
+
+class Idle:
+    """Proposes nothing: what the book gives is left undone, so the exception waits with nothing held."""
+
+    name, version = "idle", "1"
+
+    def plan(self, facts: Facts) -> Plan:
+        return Plan(proposals=(), planner=self.name, version=self.version)
+
+
+def test_an_exception_waiting_with_nothing_held_says_what_was_left_undone_and_a_supervisor_can_add_it() -> None:
+    h = held(CASES["stockout"], planner=Idle())
+    customer = h.built.world.orders[0].customer
+    out = h.decide("add", additions=[D.Addition("store_credit", {"customer_id": customer, "amount_cents": 100,
+                                                                  "reason": "goodwill"})])
+    assert out.state == "resolved"  # the supervisor's decision answered the wait
+    assert [(i.action, i.status) for i in out.items] == [("store_credit", "applied")]
+
+
+def test_waiting_for_names_what_the_plan_left_undone() -> None:
+    h = held(CASES["stockout"], planner=Idle())
+    with h.built.engine.connect() as conn:
+        why = waiting_for(conn, h.exception_id)
+        assert why is not None and "left undone" in why and "reallocate_line" in why
+        assert options(conn, h.exception_id) == ["add"]

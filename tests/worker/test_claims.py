@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from api import decisions
+from agents import decisions
 from api.app import create_app
 from api.cli import app
 from api.runtime import Runtime
