@@ -264,7 +264,8 @@ def as_dict(analysis: Analysis) -> dict[str, Any]:
         "by_type": [{"type": r.type, "cases": r.cases, "passed": r.passed, "violations": r.violations,
                      "expected_actions": r.expected_actions, "matched": r.matched} for r in analysis.types],
         "by_rule": [{"rule": r.rule, "cases": r.cases, "passed": r.passed, "applied": r.applied, "held": r.held,
-                     "denied": r.denied, "matched": r.matched, "not_expected": r.not_expected}
+                     "denied": r.denied, "rejected": r.rejected, "withdrawn": r.withdrawn, "matched": r.matched,
+                     "not_expected": r.not_expected}
                     for r in analysis.rules],
         "outcomes": {row: dict(analysis.matrix[row]) for row in analysis.expected_rows},
         "money": {"applied_cents": total.applied_cents, "held_cents": total.held_cents,

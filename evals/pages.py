@@ -22,8 +22,8 @@ from evals.runner import CaseResult, SuiteResult
 TITLE = "Exception Control Tower: eval report"
 SECTIONS = ("Summary", "Pass rate by exception type", "Pass rate by rule id", "Outcomes: expected against produced",
             "Money", "Repeat runs (pass^k)", "Failures", "Cases")
-RULE_HEADERS = ("rule", "cases", "passed", "pass rate", "applied", "held", "denied", "matched expected",
-                "not expected", "rule says")
+RULE_HEADERS = ("rule", "cases", "passed", "pass rate", "applied", "held", "denied", "rejected", "withdrawn",
+                "matched expected", "not expected", "rule says")
 
 
 def _failure_intro(case: CaseResult, text: Callable[[str], str] = str) -> str:
@@ -53,7 +53,7 @@ def _type_rows(a: Analysis) -> list[list[str]]:
 
 def _rule_rows(a: Analysis) -> list[list[str]]:
     return [[r.rule, str(r.cases), str(r.passed), percent(r.rate), str(r.applied), str(r.held), str(r.denied),
-             str(r.matched), str(r.not_expected), r.description] for r in a.rules]
+             str(r.rejected), str(r.withdrawn), str(r.matched), str(r.not_expected), r.description] for r in a.rules]
 
 
 def _money_rows(a: Analysis) -> list[list[str]]:

@@ -55,6 +55,7 @@ def _case(c: CaseResult) -> dict[str, Any]:
     """`passed` is pass^k over the case's runs; `outcome`, `actions` and `failures` are of the run shown."""
     return {"id": c.id, "title": c.title, "exception_type": c.exception_type, "passed": c.passed,
             "policy_violation": c.violation, "expected_outcome": list(c.expected_outcomes), "outcome": c.outcome,
+            **({"state": c.state, "expected_state": c.expect.state} if c.expect and c.expect.state else {}),
             "runs": {"count": c.runs, "passed": c.passes, "outcomes": list(c.run_outcomes) or [c.outcome]},
             "actions": [_action(a) for a in c.actions], "failures": list(c.failures)}
 

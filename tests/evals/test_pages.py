@@ -61,7 +61,7 @@ def test_the_markdown_page_has_every_section_in_order_and_a_chart(tmp_path: Path
     positions = [text.index(f"## {section}\n") for section in SECTIONS]
     assert positions == sorted(positions)
     assert "```mermaid\nxychart-beta" in text
-    assert "| D1 | 2 | 2 | 100% | 2 | 0 | 0 | 1 | 1 |" in text
+    assert "| D1 | 2 | 2 | 100% | 2 | 0 | 0 | 0 | 0 | 1 | 1 |" in text
     assert "| approval | 1 | 1 | 0 |" in text  # expected approval: one came out auto, one approval
     assert "| refund (shipping_fee) | 1 | $15.00 | 1 | $60.00 | $0.00 |" in text
     assert "### c (policy violation)" in text
