@@ -227,6 +227,7 @@ def _close(state: GraphState, cx: GraphContext) -> str:
     """Write the resolution record and end the exception: resolved, or rejected if supervisors refused it all."""
     now = cx.clock.now()
     with UnitOfWork(cx.engine) as uow:
+        uow.conn.execute(_LOCK, {"xid": state["exception_id"]})  # an overlapping resume closing too waits here
         exc = _exception(uow.conn, state["exception_id"])
         records = record_rows(uow.conn, exc.id)
         by_status: dict[str, list[dict[str, object]]] = {}

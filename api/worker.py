@@ -14,8 +14,9 @@ Claimable: `open` or `working` exceptions with no live claim, and
 `awaiting_approval` ones whose decisions are all in but whose resume never
 finished: nothing held, something decided (an exception that waits for a
 supervisor with nothing to decide, as after a planner failure, is left to
-them: the graph would only wait again), and no live claim, whoever held it
-(the API's resume that died, or a graph that parked before the decisions came).
+them: the graph would only wait again, and so is a fraud hold whose order is still on hold with nothing
+approved: it waits for a release or a cancel), and no live claim, whoever held it (the API's resume that
+died, or a graph that parked before the decisions came).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from api.holds import stamp_deadlines, sweep_expired
 from api.leases import Heartbeat
 from api.runtime import Runtime
 from core.audit import AUDITED_KINDS, AuditLog
-from core.models import ActionRecord, ExceptionState, OrderException
+from core.models import ActionRecord, ExceptionState, Order, OrderException, OrderStatus
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,13 @@ def _claimable(stale: datetime):  # type: ignore[no-untyped-def]
     unclaimed_or_stale = or_(col(OrderException.claimed_by).is_(None), col(OrderException.claimed_at) < stale)
     nothing_held = ~exists().where(ActionRecord.exception_id == OrderException.id, ActionRecord.status == "held")
     decided = exists().where(ActionRecord.exception_id == OrderException.id, col(ActionRecord.decided_by).is_not(None))
+    # A fraud hold whose order is still on hold waits for a supervisor's release or cancel (no order left
+    # stranded): with nothing approved to take up, resuming it would only wait again.
+    stranded = and_(OrderException.type == "fraud_hold",
+                    exists().where(Order.id == OrderException.order_id, Order.status == OrderStatus.on_hold),
+                    ~exists().where(ActionRecord.exception_id == OrderException.id, ActionRecord.status == "approved"))
     orphaned_resume = and_(OrderException.state == ExceptionState.awaiting_approval, unclaimed_or_stale,
-                           nothing_held, decided)
+                           nothing_held, decided, ~stranded)
     return or_(and_(col(OrderException.state).in_(WORKABLE), unclaimed_or_stale), orphaned_resume)
 
 

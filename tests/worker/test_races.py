@@ -111,6 +111,31 @@ def test_an_exception_waiting_with_nothing_held_and_nothing_decided_is_not_taken
     assert Worker(runtime, worker_id="w2").run_once() is None
 
 
+def test_a_fraud_hold_left_waiting_for_a_release_is_not_taken_up_as_an_orphan_until_one_is_added(
+        runtime: Runtime, clock: VirtualClock) -> None:
+    """Its cancellation rejected, the order on hold: nothing held, something decided, but nothing to resume.
+    A supervisor's release_hold is; a release whose resume died is taken up after the lease."""
+    [exc_id] = seed_fraud_holds(runtime.engine, 1, score=0.8, sku="LAPTOP-14")
+    Worker(runtime, worker_id="w1").drain()
+    with TestClient(create_app(runtime=runtime)) as client:
+        r = client.post(f"/exceptions/{exc_id}/decision", json={"decision": "reject"}, headers=LEAD)
+        assert r.status_code == 200 and r.json()["state"] == "awaiting_approval", r.text
+    lease = timedelta(seconds=runtime.settings.worker_lease_seconds)
+    clock.advance(lease + timedelta(seconds=1))
+    assert claim_next(runtime.engine, "w2", now=clock.now(), lease=lease) is None
+    with Session(runtime.engine) as s:  # a release recorded whose resume never ran
+        order_id = s.get(OrderException, exc_id).order_id  # type: ignore[union-attr]
+        s.add(ActionRecord(exception_id=exc_id, idempotency_key=f"{exc_id}:release_hold:x", action="release_hold",
+                           args={"order_id": order_id}, status="approved", planner="supervisor:lia", confidence=1.0,
+                           verdict={"decided_role": "lead", "added": True}, policy_version="test",
+                           proposed_at=clock.now(), decided_at=clock.now(), decided_by="lia (lead)"))
+        s.commit()
+    assert Worker(runtime, worker_id="w2").run_once() == exc_id
+    with Session(runtime.engine) as s:
+        assert s.get(OrderException, exc_id).state == "resolved"  # type: ignore[union-attr]
+        assert s.get(Order, order_id).status != "on_hold"  # type: ignore[union-attr]
+
+
 # --------------------------------------------------------------------------- item 2: overlapping resumes
 
 
