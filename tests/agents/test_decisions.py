@@ -371,3 +371,17 @@ def test_waiting_for_names_what_the_plan_left_undone() -> None:
         why = waiting_for(conn, h.exception_id)
         assert why is not None and "left undone" in why and "reallocate_line" in why
         assert options(conn, h.exception_id) == ["add"]
+
+
+def test_an_edit_beyond_what_the_book_gives_is_no_n0_denial_but_the_money_rules_still_hold() -> None:
+    h = held(CASES["delay"])  # gold: 15,000 ceiling; the book gives the 1,500 fee
+    out = h.decide("edit", choices=[D.Choice(h.key("refund"), {"amount_cents": 3000})])
+    assert [(i.status, i.args["amount_cents"]) for i in out.items] == [("approved", 3000)]
+    assert h.decide("approve").state == "resolved" and h.refunded() == 3000
+
+    h = held(CASES["delay"], lambda c: c["world"]["customers"][0].update(tier="standard"))  # 5,000 ceiling
+    with pytest.raises(D.DecisionRefused) as err:  # over the ceiling: a lead's to approve
+        h.decide("edit", choices=[D.Choice(h.key("refund"), {"amount_cents": 6_000})])
+    assert err.value.status == 403 and "M2" in str(err.value.detail)
+    out = h.decide("edit", role="lead", choices=[D.Choice(h.key("refund"), {"amount_cents": 6_000})])
+    assert [i.status for i in out.items] == ["approved"]

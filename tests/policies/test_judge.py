@@ -125,3 +125,21 @@ def test_working_an_exception_twice_pays_once(world: World_) -> None:
         paid = uow.session.get(Order, "O-1")
         assert paid is not None
         assert paid.refunded_cents == 1_500
+
+
+def test_a_supervisors_addition_is_no_n0_denial_but_never_lifts_what_denies(world: World_) -> None:
+    """N0 does not apply to supervisors' additions; preconditions do, and goodwill over the ceiling needs a lead."""
+    set_method(world, "express", fee=1_500)
+    add_shipment(world, service="express", eta=PROMISED + hours(30))
+    case = delay_case(world)
+    credit = _p("store_credit", customer_id="C-1", amount_cents=800, reason="goodwill")
+    assert case.judge([credit])[0].decision == "deny"  # a planner's: not what the book gives (N0)
+    [v] = case.judge([credit], approval=Approval(role="supervisor", added=True))
+    assert v.decision == "apply" and "N0" not in v.rule_ids
+    big = _p("store_credit", customer_id="C-1", amount_cents=90_000, reason="goodwill")
+    [v] = case.judge([big], approval=Approval(role="supervisor", added=True))
+    assert v.decision == "hold" and v.required_role == "lead" and "M2" in v.rule_ids
+    assert case.judge([big], approval=Approval(role="lead", added=True))[0].decision == "apply"
+    release = _p("release_hold", order_id="O-1")  # the order is not on hold: a precondition denies it
+    [v] = case.judge([release], approval=Approval(role="lead", added=True))
+    assert v.decision == "deny" and "P7" in v.rule_ids
