@@ -311,6 +311,16 @@ def _check_additions(exc: OrderException, facts: Facts, req: DecisionRequest) ->
                             rationale=req.note or "added by a supervisor"))
     if errors:
         raise DecisionRefused(422, errors)
+    refundable = facts.order.refundable_cents
+    for i, p in enumerate(out):  # a whole-order cancellation goes with its refund (section 2), in one decision
+        if p.action == "cancel_order" and refundable > 0 and not any(
+                q.action == "refund" and q.args.get("reason") == "order_cancel" for q in out):
+            errors.append(field_error(
+                ["actions", i], f"cancelling order {facts.order.id} refunds everything still refundable: add "
+                f"refund {{order_id: {facts.order.id}, amount_cents: {refundable}, reason: order_cancel}} with it",
+                "goes_with"))
+    if errors:
+        raise DecisionRefused(422, errors)
     return out
 
 

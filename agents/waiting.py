@@ -19,6 +19,7 @@ _HELD = (select(_A.c.required_role, func.count()).where(_A.c.exception_id == bin
 _LAST_WAIT = (select(_E.c.data).where(_E.c.aggregate_id == bindparam("id"), _E.c.type == "exception.awaiting_approval")
               .order_by(_E.c.seq.desc()).limit(1))
 STRANDED_OPTIONS = ("add release_hold", "add cancel_order")
+"""cancel_order is added with its order_cancel refund (the decision service refuses it alone)."""
 HELD_OPTIONS = ("approve", "edit", "reject")
 
 
@@ -32,7 +33,8 @@ def stranded_reason(conn: Connection, exception_id: str) -> str | None:
     row = conn.execute(_SUBJECT, {"id": exception_id}).first()
     if row is None or row.type != "fraud_hold" or row.order_status != OrderStatus.on_hold:
         return None
-    return f"order {row.order_id} is on hold: release or cancel it (add release_hold or cancel_order)"
+    return (f"order {row.order_id} is on hold: release or cancel it (add release_hold, or cancel_order with its "
+            "order_cancel refund)")
 
 
 def held_counts(conn: Connection, exception_id: str) -> dict[str | None, int]:

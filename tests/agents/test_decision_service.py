@@ -385,3 +385,21 @@ def test_an_edit_beyond_what_the_book_gives_is_no_n0_denial_but_the_money_rules_
     assert err.value.status == 403 and "M2" in str(err.value.detail)
     out = h.decide("edit", role="lead", choices=[D.Choice(h.key("refund"), {"amount_cents": 6_000})])
     assert [i.status for i in out.items] == ["approved"]
+
+
+def test_a_fraud_hold_whose_cancellation_was_rejected_can_still_be_cancelled_with_its_refund() -> None:
+    h = held(CASES["fraud-verify"])
+    assert h.decide("reject").state == "awaiting_approval"
+    cancel = D.Addition("cancel_order", {"order_id": h.order_id, "reason": "fraud"})
+    with pytest.raises(D.DecisionRefused) as err:  # alone it would keep the customer's money
+        h.decide("add", additions=[cancel])
+    assert err.value.status == 422 and err.value.detail[0]["type"] == "goes_with"  # type: ignore[index]
+    assert "order_cancel" in err.value.detail[0]["msg"]  # type: ignore[index]
+    with Session(h.built.engine) as s:
+        order = s.get(Order, h.order_id)
+        assert order is not None
+        refundable = order.captured_cents - order.refunded_cents
+    out = h.decide("add", additions=[cancel, D.Addition("refund", {"order_id": h.order_id, "amount_cents": refundable,
+                                                                   "reason": "order_cancel"})])
+    assert sorted((i.action, i.status) for i in out.items) == [("cancel_order", "applied"), ("refund", "applied")]
+    assert out.state == "resolved" and h.order_status() == "cancelled" and h.refunded() == refundable
