@@ -105,23 +105,25 @@ def test_approving_an_item_applies_it_and_records_the_supervisor(api: LiveApi, a
     at = app("approvals")
     at.text_input(key=f"note_{exc_id}").input("known customer, new flat")
     at.button(key=f"approve_{exc_id}").click().run()
-    assert any("approve recorded by sam (supervisor); now resolved" in s.value for s in at.success)
+    # The verification went out; the order is still on hold, so the exception waits for a release or a cancel.
+    assert any("approve recorded by sam (supervisor); now awaiting_approval" in s.value for s in at.success)
     d = api.get(f"/exceptions/{exc_id}")
-    assert d["state"] == "resolved"
+    assert d["state"] == "awaiting_approval"
     assert [(a["action"], a["status"], a["decided_by"]) for a in d["actions"]] == [
         ("notify_customer", "applied", "sam (supervisor)")]
     [audit] = [x for x in d["audit"] if x["kind"] == "decision.approve"]
     assert audit["detail"]["note"] == "known customer, new flat"
-    assert f"approve_{exc_id}" not in [b.key for b in at.button]
+    assert f"open_{exc_id}" in [b.key for b in at.button]  # still in the queue: its order waits for a release
 
 
-def test_rejecting_with_a_note_closes_the_exception_as_rejected(api: LiveApi, app: OpenApp) -> None:
+def test_rejecting_with_a_note_rejects_every_item_and_the_held_order_keeps_it_waiting(
+        api: LiveApi, app: OpenApp) -> None:
     exc_id = api.held(score=0.8)
     at = app("approvals")
     at.text_input(key=f"note_{exc_id}").input("customer called, the order is genuine")
     at.button(key=f"reject_{exc_id}").click().run()
     d = api.get(f"/exceptions/{exc_id}")
-    assert d["state"] == "rejected"
+    assert d["state"] == "awaiting_approval"  # no order left stranded: release or cancel it
     assert {a["status"] for a in d["actions"]} == {"rejected"}
     assert {x["detail"]["note"] for x in d["audit"] if x["kind"] == "decision.reject"} == {
         "customer called, the order is genuine"}
@@ -135,7 +137,7 @@ def test_an_item_decided_by_someone_else_meanwhile_is_news_not_an_error(api: Liv
     assert not at.error
     [info] = [i.value for i in at.info if exc_id in i.value]
     assert "is no longer waiting for you" in info and "already decided: rejected by sol (supervisor)" in info
-    assert api.get(f"/exceptions/{exc_id}")["state"] == "rejected"
+    assert api.get(f"/exceptions/{exc_id}")["state"] == "awaiting_approval"  # its order is still on hold
 
 
 def test_a_supervisor_approving_what_needs_a_lead_is_told_so_on_the_item(api: LiveApi, app: OpenApp) -> None:
