@@ -12,7 +12,6 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import Path, Query
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
-from pydantic_core import PydanticCustomError
 
 from policies.book import BOOK
 
@@ -51,7 +50,7 @@ Whole = Annotated[int, BeforeValidator(_whole), Field(strict=True)]
 def _text_instant(value: Any) -> Any:
     """Refuse a number before pydantic reads it as seconds since 1970 (`0` is not a promise date)."""
     if not isinstance(value, str | datetime):
-        raise PydanticCustomError("datetime_type", "Input should be an RFC 3339 date-time text with its offset")
+        raise ValueError("a date-time is RFC 3339 text with its offset, not a number")
     return value
 
 
