@@ -155,17 +155,19 @@ def _select(records: list[ActionRecord], req: DecisionRequest, exception_id: str
                                   f"nothing of {exception_id} is waiting for a decision")
     else:
         by_key = {r.idempotency_key: r for r in records}
-        chosen, seen, errors = [], set(), []
+        chosen, seen, errors, unknown = [], set(), [], []
         for i, c in enumerate(req.choices):
             rec = by_key.get(c.key)
             if rec is None:
-                errors.append(field_error(["actions", i, "key"], f"{exception_id} has no action {c.key!r}",
-                                          "unknown_key"))
+                unknown.append(field_error(["actions", i, "key"], f"{exception_id} has no action {c.key!r}",
+                                           "unknown_key"))
             elif c.key in seen:
                 errors.append(field_error(["actions", i, "key"], f"{c.key!r} is chosen twice", "duplicate_key"))
             else:
                 seen.add(c.key)
                 chosen.append((rec, c.args))
+        if unknown:  # a well-formed key the exception does not hold (now): its state refuses it, not the schema
+            raise DecisionRefused(409, unknown)
         if errors:
             raise DecisionRefused(422, errors)
         if not chosen:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, TypedDict
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, computed_field
+
+from agents.hitl import ActionRequest, DecisionType, ReviewConfig, hitl_fields
 
 
 class GraphState(TypedDict, total=False):
@@ -42,12 +44,28 @@ class HeldItem(BaseModel):
 
 
 class ApprovalRequest(BaseModel):
+    """The interrupt's value: the tower's own fields, and beside them the fields of LangChain's
+    human-in-the-loop request (`action_requests`, `review_configs`: agents.hitl), derived from the
+    held items so the two can never disagree, for a generic client (Agent Inbox, LangGraph Studio)."""
+
     model_config = ConfigDict(frozen=True)
 
     exception_id: str
     items: list[HeldItem]
     reason: str | None = None
-    allowed: tuple[Literal["approve", "edit", "reject"], ...] = ("approve", "edit", "reject")
+    allowed: tuple[DecisionType, ...] = ("approve", "edit", "reject")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def action_requests(self) -> list[ActionRequest]:
+        """Each held action as LangChain's action request: name, args, a Markdown description."""
+        return hitl_fields(self.items, self.allowed, self.reason)["action_requests"]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def review_configs(self) -> list[ReviewConfig]:
+        """Index-aligned with `action_requests`: the decisions a reviewer may take on each."""
+        return hitl_fields(self.items, self.allowed, self.reason)["review_configs"]
 
 
 class ApprovalResponse(BaseModel):

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api import errors
 from api.auth import TokenBook
 from api.routers import exceptions, orders, overview, simulator
 from api.runtime import Runtime, open_runtime
 from api.settings import TOKENS_HELP, ServiceSettings
+from api.strict_query import known_query_only
 from core.clock import Clock
 
 
@@ -37,7 +38,8 @@ def create_app(settings: ServiceSettings | None = None, *, clock: Clock | None =
             rt.close()
 
     app = FastAPI(title="Exception Control Tower", version="0.1.0", lifespan=lifespan,
-                  description="Orders, exceptions, held actions and supervisors' decisions over one OMS.")
+                  description="Orders, exceptions, held actions and supervisors' decisions over one OMS.",
+                  dependencies=[Depends(known_query_only)])
     errors.install(app, settings.max_request_bytes)
     app.state.runtime = rt
     app.state.tokens = TokenBook(tokens)

@@ -22,7 +22,10 @@ from core.services import LineRequest, PlaceOrder
 
 @dataclass
 class OrderRejected(Exception):
-    """The order cannot be placed: each problem names its field, FastAPI-style."""
+    """The order cannot be placed: each problem names its field, FastAPI-style.
+
+    Answered 409, not 422: the body is valid by the published schema (which cannot know which customers
+    and skus exist), it is the shop's current state that refuses it; 422 stays for what breaks the schema."""
 
     errors: list[dict[str, Any]] = field(default_factory=list)
 

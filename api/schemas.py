@@ -30,13 +30,40 @@ MAX_ARG_CHARS = BOOK.messages.max_chars
 """An edited argument's text: no argument may be longer than a message body (section 7)."""
 NO_NUL = r"^[^\x00]*$"
 
+
+EXACT_FLOAT = 2**53
+"""Past this a float no longer holds every whole number exactly: such a float is refused, not rounded."""
+
+
+def _whole(value: Any) -> Any:
+    """A JSON number with no fraction (`2.0`) is a whole number, as JSON Schema's `integer` says (JSON does
+    not tell `2` from `2.0`); text and flags stay refused, and so does `2.5`, by the strict check after."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= EXACT_FLOAT:
+        return int(value)
+    return value
+
+
+Whole = Annotated[int, BeforeValidator(_whole), Field(strict=True)]
+"""A whole number taken strictly: `25400` or `25400.0`, never `"25400"` or `true`."""
+
+
+def _text_instant(value: Any) -> Any:
+    """Refuse a number before pydantic reads it as seconds since 1970 (`0` is not a promise date)."""
+    if not isinstance(value, str | datetime):
+        raise ValueError("a date-time is RFC 3339 text with its offset, not a number")
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_text_instant)]
+"""An RFC 3339 date-time with its offset, as text: never a number of seconds."""
+
 Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS, pattern=NO_NUL)]
 IdParam = Annotated[str, Path(min_length=1, max_length=MAX_ID_CHARS, pattern=NO_NUL)]
 IdFilter = Annotated[str | None, Query(min_length=1, max_length=MAX_ID_CHARS, pattern=NO_NUL)]
 Key = Annotated[str, Field(min_length=1, max_length=MAX_KEY_CHARS, pattern=NO_NUL)]
 ArgName = Annotated[str, Field(min_length=1, max_length=MAX_ARG_NAME_CHARS, pattern=NO_NUL)]
 ArgText = Annotated[str, Field(max_length=MAX_ARG_CHARS, pattern=NO_NUL)]
-ArgValue = Annotated[bool, Field(strict=True)] | Annotated[int, Field(strict=True)] | ArgText | None
+ArgValue = Annotated[bool, Field(strict=True)] | Whole | ArgText | None
 """Arguments are scalars: text, a whole number, a flag (times are ISO text)."""
 
 # --------------------------------------------------------------------------- common
@@ -71,6 +98,12 @@ class ValidationProblem(BaseModel):
     detail: list[FieldError]
 
 
+class Conflict(BaseModel):
+    """409: what the current state refuses; a list when each problem names a field of the request."""
+
+    detail: str | list[FieldError]
+
+
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "missing or unknown bearer token"},
     403: {"model": Problem, "description": "the token's role may not do this"},
@@ -88,7 +121,7 @@ class LineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sku: Id
-    qty: int = Field(gt=0, le=1_000, strict=True)
+    qty: Whole = Field(gt=0, le=1_000)
 
 
 class OrderIn(BaseModel):
@@ -103,8 +136,8 @@ class OrderIn(BaseModel):
     ship_region: Id
     ship_address_id: Id
     shipping_method: Method
-    fee_cents: int = Field(ge=0, le=1_000_000, strict=True)
-    promised_by: AwareDatetime
+    fee_cents: Whole = Field(ge=0, le=1_000_000)
+    promised_by: Instant
     lines: list[LineIn] = Field(min_length=1, max_length=100)
     fraud_score: float = Field(default=0.0, ge=0, le=1, strict=True,
                                description="the payment screening score in [0, 1]")
@@ -301,8 +334,9 @@ class DecisionIn(BaseModel):
 
     decision: Literal["approve", "reject", "edit", "add"]
     actions: list[Choice] | None = Field(
-        default=None, max_length=100,
-        description="held items by key (a string or {key, args}); for `add`, 1-20 {action, args}")
+        default=None, min_length=1, max_length=100,
+        description="held items by key (a string or {key, args}); omitted = every held item; "
+                    "for `add`, 1-20 {action, args}")
     note: str | None = Field(default=None, max_length=MAX_NOTE_CHARS, pattern=NO_NUL,
                              description=f"why, for the audit: at most {MAX_NOTE_CHARS} characters")
 

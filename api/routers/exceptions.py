@@ -14,6 +14,7 @@ from api.schemas import (
     INVALID,
     NOT_FOUND,
     UNREADABLE,
+    Conflict,
     DecisionIn,
     DecisionOut,
     ExceptionDetail,
@@ -57,7 +58,8 @@ def get_exception(exception_id: IdParam, rt: RuntimeDep, session: SessionDep, _:
     responses={
         403: {"model": Problem, "description": "the role may not decide, or the item needs a lead"},
         404: {"model": Problem, "description": "no such exception"},
-        409: {"model": Problem, "description": "an item was already decided, or expired"},
+        409: {"model": Conflict, "description": "an item was already decided or expired, or the exception "
+                                                "holds no action of a key given (each named by its field)"},
         **INVALID, **UNREADABLE,
     })
 def decide(exception_id: IdParam, body: DecisionIn, rt: RuntimeDep, principal: Decider) -> DecisionOut | JSONResponse:

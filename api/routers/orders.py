@@ -21,6 +21,7 @@ from api.schemas import (
     OrderSummary,
     Page,
     StockOut,
+    ValidationProblem,
 )
 from core.models import OrderStatus
 
@@ -30,12 +31,16 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
 
 
 @router.post("/orders", status_code=status.HTTP_201_CREATED, response_model=OrderOut,
-             responses={**INVALID, **UNREADABLE}, summary="Place an order: capture, screen, allocate")
+             responses={**INVALID, **UNREADABLE, 409: {
+                 "model": ValidationProblem,
+                 "description": "a well-formed order the shop as it stands cannot take: an unknown customer or "
+                                "sku, or no lane to the region; each problem names its field"}},
+             summary="Place an order: capture, screen, allocate")
 def place_order(body: OrderIn, rt: RuntimeDep, session: SessionDep, _: OrderWriter) -> OrderOut | JSONResponse:
     try:
         order_id = orders.place(rt, body)
     except orders.OrderRejected as err:
-        return JSONResponse({"detail": err.errors}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+        return JSONResponse({"detail": err.errors}, status_code=status.HTTP_409_CONFLICT)
     out = queries.get_order(session, order_id)
     assert out is not None
     return out

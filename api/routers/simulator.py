@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 
 from api.deps import Decider, Reader, RuntimeDep
 from api.runtime import Runtime
-from api.schemas import AUTH_ERRORS, INVALID, UNREADABLE, Problem
+from api.schemas import AUTH_ERRORS, INVALID, UNREADABLE, Problem, Whole
 from core import services
 from core.clock import VirtualClock
 from core.models import Customer, Event, Inventory, Lane, Location, Product
@@ -45,8 +45,8 @@ class RunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     scenario: ScenarioName = Field(description="a scenario of GET /simulator")
-    orders: int = Field(default=50, ge=1, le=2_000, strict=True)
-    seed: int = Field(default=1, ge=0, le=2**31, strict=True)
+    orders: Whole = Field(default=50, ge=1, le=2_000)
+    seed: Whole = Field(default=1, ge=0, le=2**31)
     pace: float = Field(default=0.05, ge=0, le=5, strict=True, description="wall seconds per simulator step")
 
 

@@ -175,13 +175,17 @@ def test_an_edit_the_policy_allows_is_judged_again_recorded_and_applied(client: 
         assert s.exec(select(Notification.body)).one() == body
 
 
-def test_choosing_an_unknown_key_or_sending_args_without_an_edit_is_a_422(client: TestClient,
-                                                                         held: Callable[..., str]) -> None:
+def test_an_unknown_key_is_a_409_and_args_without_an_edit_a_422(client: TestClient,
+                                                                held: Callable[..., str]) -> None:
+    """A well-formed key the exception does not hold is refused by its state (409), naming the field."""
     exc_id = held(0.45)
     [key] = keys(client, exc_id)
     r = client.post(f"/exceptions/{exc_id}/decision", json={"decision": "approve", "actions": ["nope"]},
                     headers=as_("supervisor"))
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "actions", 0, "key"]
+    assert r.status_code == 409 and r.json()["detail"][0]["loc"] == ["body", "actions", 0, "key"]
+    r = client.post(f"/exceptions/{exc_id}/decision", json={"decision": "approve", "actions": []},
+                    headers=as_("supervisor"))
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "actions"]
     r = client.post(f"/exceptions/{exc_id}/decision", headers=as_("supervisor"),
                     json={"decision": "approve", "actions": [{"key": key, "args": {"topic": "delay"}}]})
     assert r.status_code == 422

@@ -24,16 +24,19 @@ def test_a_risky_order_is_held_and_raises_a_fraud_hold(client: TestClient) -> No
     assert [(e["type"], e["state"]) for e in r.json()["exceptions"]] == [("fraud_hold", "open")]
 
 
-def test_a_bad_order_gets_a_422_naming_the_field_and_stores_nothing(client: TestClient) -> None:
-    for body, field in [(order_body(lines=[]), "lines"), (order_body(fee_cents=-1), "fee_cents"),
-                        (order_body(shipping_method="teleport"), "shipping_method"),
-                        (order_body(promised_by="2026-03-06T08:00:00"), "promised_by"),
-                        (order_body(customer_id="C-404"), "customer_id"),
-                        (order_body(ship_region="MARS"), "ship_region")]:
+def test_a_bad_order_gets_a_4xx_naming_the_field_and_stores_nothing(client: TestClient) -> None:
+    """422 for what breaks the schema; 409 for a well-formed order the shop's current state refuses."""
+    for body, field, code in [(order_body(lines=[]), "lines", 422), (order_body(fee_cents=-1), "fee_cents", 422),
+                              (order_body(shipping_method="teleport"), "shipping_method", 422),
+                              (order_body(promised_by="2026-03-06T08:00:00"), "promised_by", 422),
+                              (order_body(promised_by=0), "promised_by", 422),
+                              (order_body(customer_id="C-404"), "customer_id", 409),
+                              (order_body(ship_region="MARS"), "ship_region", 409)]:
         r = client.post("/orders", json=body, headers=as_("agent"))
-        assert r.status_code == 422, body
+        assert r.status_code == code, body
         assert field in [str(part) for err in r.json()["detail"] for part in err["loc"]], r.json()
     r = client.post("/orders", json=order_body(lines=[{"sku": "NOPE", "qty": 1}]), headers=as_("agent"))
+    assert r.status_code == 409
     assert r.json()["detail"][0]["loc"] == ["body", "lines", 0, "sku"]
     assert client.get("/orders", headers=as_("viewer")).json()["total"] == 0
 
