@@ -20,6 +20,11 @@ class GraphState(TypedDict, total=False):
     left undone what the book gives (policy.md section 1)."""
     held: int
     rounds: int
+    replan: dict[str, Any] | None
+    """The OMS event a waiting exception is being planned again on (policy.md section 1, "Plans go stale"):
+    set by a `{"kind": "replan", "event": {...}}` resume, cleared by the next supervisors' resume."""
+    as_of_seq: int
+    """The outbox's newest event when the plan's facts were read: older events are already in them."""
     outcome: str
 
 
