@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
+from agents.replan import withdrawn_refusal
 from agents.service import resume_exception
 from api.auth import Principal
 from api.holds import stamp_deadlines
@@ -91,6 +92,9 @@ def _select(records: list[ActionRecord], body: DecisionIn, exception_id: str,
         if not chosen:
             raise DecisionRefused(422, [_field_error(["actions"], "choose at least one action", "empty")])
     for rec, _ in chosen:
+        if rec.status == "withdrawn":  # the plan went stale: say what changed and what is held now
+            held = [(r.idempotency_key, r.action, r.args) for r in records if r.status == "held"]
+            raise DecisionRefused(409, withdrawn_refusal(rec.idempotency_key, rec.verdict, held))
         if rec.status != "held":
             raise DecisionRefused(409, _already(rec))
         if rec.expires_at is not None and rec.expires_at <= now:
@@ -184,6 +188,9 @@ def _record(s: Session, exc_id: str, items: list[_Item], body: DecisionIn, princ
         if res.rowcount != 1:  # type: ignore[attr-defined]
             s.rollback()
             current = s.get(ActionRecord, rec.id)
+            if current is not None and current.status == "withdrawn":  # withdrawn meanwhile by a re-plan
+                held = [(r.idempotency_key, r.action, r.args) for r in records_of(s, exc_id, ["held"])]
+                raise DecisionRefused(409, withdrawn_refusal(current.idempotency_key, current.verdict, held))
             raise DecisionRefused(409, _already(current) if current else f"{rec.idempotency_key} is gone")
         audit.add(now, exc_id, principal.name, f"decision.{body.decision}",
                   {"key": rec.idempotency_key, "action": rec.action, "status": status,
