@@ -33,10 +33,11 @@ from sqlalchemy import Connection, Engine, bindparam, func, insert, or_, select,
 from sqlalchemy.exc import IntegrityError
 
 from agents.planners.base import Planner
-from agents.service import replan_exception
+from agents.service import is_parked, replan_exception
 from core.clock import Clock
 from core.jsonvalue import iso
 from core.models import (
+    ActionRecord,
     Event,
     ExceptionState,
     Order,
@@ -58,7 +59,7 @@ WAITING = (ExceptionState.awaiting_approval, ExceptionState.working)
 """Who an event is enqueued for: a waiting exception, or one being worked whose plan may predate the event."""
 DEFAULT_LEASE = timedelta(seconds=120)
 
-_E, _C, _D = Event.__table__, OutboxCursor.__table__, ReplanDue.__table__
+_E, _C, _D, _A = Event.__table__, OutboxCursor.__table__, ReplanDue.__table__, ActionRecord.__table__
 _X, _O, _L, _S, _R = (OrderException.__table__, Order.__table__, OrderLine.__table__, Shipment.__table__,
                       Return.__table__)
 _TAKE = update(_C).where(_C.c.name == CURSOR).values(holder=bindparam("holder"), leased_at=bindparam("at"))
@@ -66,9 +67,18 @@ _TAKE = update(_C).where(_C.c.name == CURSOR).values(holder=bindparam("holder"),
 _MOVE = update(_C).where(_C.c.name == CURSOR).values(seq=bindparam("seq"))
 _AFTER = (select(_E.c.seq, _E.c.at, _E.c.type, _E.c.aggregate, _E.c.aggregate_id, _E.c.data)
           .where(_E.c.seq > bindparam("after")).order_by(_E.c.seq).limit(bindparam("limit")))
+REPLANNER_PREFIX = "replan:"
+"""A consumer's claims: one consumer never takes another's live claim."""
+RESUMER_PREFIX = "api:"
+"""The API's claims while it resumes a graph for a supervisor's decision (api.decisions)."""
+_HELD = select(_A.c.id).where(_A.c.exception_id == _X.c.id, _A.c.status == "held").exists()
 _CLAIM = update(_X).where(
     _X.c.id == bindparam("xid"),
-    or_(_X.c.claimed_by.is_(None), _X.c.claimed_at < bindparam("stale"), _X.c.claimed_by == bindparam("me")),
+    or_(_X.c.claimed_by.is_(None), _X.c.claimed_at < bindparam("stale"), _X.c.claimed_by == bindparam("me"),
+        # The worker that parked it at its interrupt with items to decide is done with it (its claim is only
+        # left to lapse); nobody runs a graph parked like that but a consumer or the API, whose claims count.
+        (_X.c.state == ExceptionState.awaiting_approval) & _HELD
+        & _X.c.claimed_by.not_like(REPLANNER_PREFIX + "%") & _X.c.claimed_by.not_like(RESUMER_PREFIX + "%")),
 ).values(claimed_by=bindparam("me"), claimed_at=bindparam("at"))
 _RELEASE = (update(_X).where(_X.c.id == bindparam("xid"), _X.c.claimed_by == bindparam("me"))
             .values(claimed_by=None, claimed_at=None))
@@ -77,7 +87,7 @@ _DONE = (update(_D).where(_D.c.exception_id == bindparam("xid"), _D.c.event_seq 
 
 
 def default_holder() -> str:
-    return f"replan:{socket.gethostname()}:{os.getpid()}"
+    return f"{REPLANNER_PREFIX}{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass(frozen=True)
@@ -228,6 +238,8 @@ def replan_due(
                 continue
             uow.commit()
         try:
+            if not is_parked(exception_id, checkpointer):  # its graph has not reached the interrupt: a later pass
+                continue
             with keep_claim(exception_id) if keep_claim is not None else nullcontext():
                 if before_replan is not None:
                     before_replan(exception_id)
@@ -282,4 +294,5 @@ def withdrawn_refusal(key: str, verdict: dict[str, Any], held_now: list[tuple[st
             f"Held now: {now}")
 
 
-__all__ = ["Lag", "affected", "consume_events", "lag", "read_events", "replan_due", "withdrawn_refusal"]
+__all__ = ["REPLANNER_PREFIX", "Lag", "affected", "consume_events", "lag", "read_events", "replan_due",
+           "withdrawn_refusal"]

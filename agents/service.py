@@ -132,6 +132,14 @@ def replan_exception(
     return result_of(engine, exception_id)
 
 
+def is_parked(exception_id: str, checkpointer: BaseCheckpointSaver[str] | None) -> bool:
+    """Whether the exception's thread waits at its approval interrupt (so a resume lands where it should)."""
+    if checkpointer is None:
+        return False
+    config: RunnableConfig = {"configurable": {"thread_id": exception_id}}
+    return bool(compiled(checkpointer).get_state(config).interrupts)
+
+
 def _started(engine: Engine, exception_id: str) -> bool:
     """Whether a worker already took this exception up (then its thread may have a checkpoint to resume)."""
     with engine.connect() as conn:

@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, and_, exists, or_, update
 from sqlmodel import Session, col, select
 
-from agents.replan import consume_events
+from agents.replan import REPLANNER_PREFIX, consume_events
 from agents.service import resume_exception, work_exception
 from api.holds import stamp_deadlines, sweep_expired
 from api.leases import Heartbeat
@@ -149,22 +149,19 @@ class Worker:
                                     planner=rt.planner(), actor=self.worker_id, book=rt.book)
         if any(a.status == "held" for a in result.actions):
             stamp_deadlines(rt.engine, rt.settings, now=rt.clock.now(), book=rt.book, exception_id=exc_id)
-            if result.state == ExceptionState.awaiting_approval:
-                # Parked at its interrupt with items to decide: the claim is done with, and the outbox's
-                # consumer may take it at once to re-plan (a wait with nothing held keeps it: see _claimable).
-                release_claim(rt.engine, exc_id, self.worker_id)
 
     def consume(self) -> int:
         """Read the outbox and re-plan the waiting exceptions whose facts changed, each under its claim."""
         rt = self.rt
         lease = timedelta(seconds=rt.settings.worker_lease_seconds)
+        holder = REPLANNER_PREFIX + self.worker_id
 
         def keep(exception_id: str) -> Heartbeat:
-            return Heartbeat(rt.engine, exception_id, self.worker_id, clock=rt.clock, on_renew=self.on_renew,
+            return Heartbeat(rt.engine, exception_id, holder, clock=rt.clock, on_renew=self.on_renew,
                              every=self.heartbeat_every or rt.settings.worker_lease_seconds / 3)
 
         consumed = consume_events(rt.engine, clock=rt.clock, planner=rt.planner(), checkpointer=rt.checkpointer,
-                                  book=rt.book, holder=self.worker_id, lease=lease, keep_claim=keep,
+                                  book=rt.book, holder=holder, lease=lease, keep_claim=keep,
                                   before_replan=self.before_replan)
         stamp_deadlines(rt.engine, rt.settings, now=rt.clock.now(), book=rt.book)  # what a re-plan now holds
         return consumed
@@ -201,15 +198,6 @@ class Worker:
                 if exit_when_idle:
                     return
                 stop.wait(settings.worker_poll_seconds)
-
-
-def release_claim(engine: Engine, exception_id: str, holder: str) -> None:
-    """Let a claim go, if it is still `holder`'s."""
-    with Session(engine) as s:
-        s.execute(update(OrderException).where(col(OrderException.id) == exception_id,
-                                               col(OrderException.claimed_by) == holder)
-                  .values(claimed_by=None, claimed_at=None))
-        s.commit()
 
 
 def last_decider(engine: Engine, exception_id: str) -> str | None:

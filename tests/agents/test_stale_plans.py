@@ -166,9 +166,9 @@ def test_two_consumers_racing_on_one_exception_re_plan_it_once(rules: OmsRules) 
     seen: list[int] = []
 
     def other_consumer_meanwhile(exception_id: str) -> None:  # runs while the first holds the claim
-        seen.append(_consume(built, saver, at, holder="second"))
+        seen.append(_consume(built, saver, at, holder="replan:second"))
 
-    _consume(built, saver, at, holder="first", before_replan=other_consumer_meanwhile)
+    _consume(built, saver, at, holder="replan:first", before_replan=other_consumer_meanwhile)
     assert seen == [0]
     with Session(built.engine) as s:
         planned = [e for e in s.exec(select(AuditEntry).where(AuditEntry.exception_id == built.exception_id,
