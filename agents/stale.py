@@ -6,8 +6,9 @@ Each action record still waiting (held, or approved and not yet applied) is comp
 
 - not given any more, or given with any argument changed (another key): `withdrawn`, naming the
   event, so no supervisor approves a proposal made on facts that have since changed;
-- given again and held: it takes the new plan's verdict (still held, with today's reasons; applied
-  when no rule asks for approval any more; denied when the book now denies it);
+- given again and held: it takes the new plan's verdict (still held, with today's reasons, or left as
+  it is when they are the same; applied when no rule asks for approval any more; denied when the book
+  now denies it);
 - given again and approved: it stays approved and is applied under the tools' guards;
 - new: recorded and judged like any proposal (`tools.records.record_proposals`).
 
@@ -102,6 +103,9 @@ def reconcile(conn: Connection, exception_id: str, proposals: Sequence[Proposal]
             continue  # approved on the same action and arguments: applied under the tools' guards
         v = found[1]
         status = STATUS_FOR[v.decision]
+        if status == "held" and (rec.verdict.get("rule_ids"), rec.verdict.get("reasons"), rec.required_role) == (
+                list(v.rule_ids), list(v.reasons), v.required_role):
+            continue  # held again for the same reasons: the record stands as it is
         verdict = {**rec.verdict, "decision": v.decision, "rule_ids": list(v.rule_ids), "reasons": list(v.reasons),
                    "required_role": v.required_role, "replanned": why}
         if conn.execute(_MOVE, {"rid": rec.id, "was": "held", "status": status, "verdict": verdict,

@@ -11,10 +11,10 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from agents.replan import consume_events, lag
-from agents.service import WorkResult, result_of, work_exception
+from agents.service import WorkResult, result_of, resume_exception, work_exception
 from core.audit import verify_store
 from core.clock import FixedClock
-from core.models import ActionRecord, AuditEntry, Order, OrderException, OutboxCursor, StoreCredit
+from core.models import ActionRecord, AuditEntry, Notification, Order, OrderException, OutboxCursor, StoreCredit
 from core.services import CarrierUpdate, OmsRules, carrier_update, receive_stock, rescore_order
 from core.world import parse_time
 
@@ -194,3 +194,31 @@ def test_the_lag_counts_events_not_yet_consumed_and_dates_the_oldest(rules: OmsR
     with built.engine.connect() as conn:
         caught_up = lag(conn)
     assert (caught_up.events, caught_up.oldest_at, caught_up.due) == (0, None, 0)
+
+
+def test_what_a_re_plan_holds_is_decided_as_usual_and_the_withdrawn_is_never_applied(rules: OmsRules) -> None:
+    built = build(shared_case("delay-standard-10h"), _very_late)
+    saver = InMemorySaver()
+    _waiting(built, saver)
+    at = built.now + timedelta(hours=5)
+    new_eta = parse_time("2026-03-19T20:00:00Z")
+    carrier_update(built.engine, "S-1", CarrierUpdate("in_transit", eta=new_eta), at=at, rules=rules)
+    _consume(built, saver, at)
+    waiting = result_of(built.engine, built.exception_id)
+    # the credit is given again with the same arguments: it stays held; the notice carries the new ETA
+    assert sorted((a.action, a.status) for a in waiting.actions) == [
+        ("notify_customer", "held"), ("notify_customer", "withdrawn"), ("store_credit", "held")]
+    with Session(built.engine) as s:
+        for rec in s.exec(select(ActionRecord).where(ActionRecord.status == "held")).all():
+            rec.status, rec.decided_by = "approved", "sam"
+            rec.verdict = {**rec.verdict, "decided_role": "supervisor"}
+            s.add(rec)
+        s.commit()
+    done = resume_exception(built.engine, built.exception_id, clock=FixedClock(at), checkpointer=saver,
+                            decided_by="sam")
+    assert done.state == "resolved"
+    assert sorted((a.action, a.status) for a in done.actions) == [
+        ("notify_customer", "applied"), ("notify_customer", "withdrawn"), ("store_credit", "applied")]
+    with Session(built.engine) as s:
+        [sent] = s.exec(select(Notification)).all()
+        assert sent.eta is not None and sent.eta == new_eta
