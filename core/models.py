@@ -316,7 +316,8 @@ class ActionRecord(TableModel, table=True):
     idempotency_key: str = Field(unique=True)
     action: str
     args: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType))
-    status: str = Field(index=True, description="proposed, applied, held, denied, rejected, expired, failed")
+    status: str = Field(index=True, description="pending, held, approved, applied, denied, rejected, withdrawn, "
+                                                "expired, failed")
     planner: str
     confidence: float
     rationale: str = ""

@@ -38,7 +38,7 @@ from tools.records import (
     record_rows,
 )
 
-DONE = frozenset({"applied", "denied", "rejected", "expired", "failed"})
+DONE = frozenset({"applied", "denied", "rejected", "expired", "failed", "withdrawn"})
 
 _O, _X, _A = Order.__table__, OrderException.__table__, ActionRecord.__table__
 _CUSTOMER_OF = select(_O.c.customer_id).where(_O.c.id == bindparam("id"))
