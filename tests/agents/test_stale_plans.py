@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from casekit import Built, build, shared_case
+import pytest
+from casekit import SHARED_CASES, Built, build, shared_case
 from langgraph.checkpoint.memory import InMemorySaver
 from sqlalchemy import update
 from sqlmodel import Session, col, select
@@ -222,3 +224,28 @@ def test_what_a_re_plan_holds_is_decided_as_usual_and_the_withdrawn_is_never_app
     with Session(built.engine) as s:
         [sent] = s.exec(select(Notification)).all()
         assert sent.eta is not None and sent.eta == new_eta
+
+
+def test_an_event_that_leaves_the_plan_as_it_was_repeats_nothing_and_leaves_nothing_undone(rules: OmsRules) -> None:
+    """The D1 notice went out before the wait: planned again, it is found applied, not sent again, not 'undone'."""
+    path = SHARED_CASES.parent / "cases-then" / "then-delay-ceiling-lead-approves.json"
+    if not path.exists():
+        pytest.skip(f"the shared then-cases are not beside the repository ({path})")
+    built = build(json.loads(path.read_text()))
+    saver = InMemorySaver()
+    first = _waiting(built, saver)
+    assert _statuses(first) == {"refund": "held", "notify_customer": "applied"}
+    at = built.now + timedelta(hours=1)
+    receive_stock(built.engine, "DC-EAST", "TV-55", 3, at=at)  # stock of its order's SKU: planned again
+    _consume(built, saver, at)
+    after = result_of(built.engine, built.exception_id)
+    assert after.state == "awaiting_approval"
+    assert [(a.action, a.status) for a in after.actions] == [(a.action, a.status) for a in first.actions]
+    with Session(built.engine) as s:
+        assert len(s.exec(select(Notification)).all()) == 1
+        replanned = [e for e in s.exec(select(AuditEntry).where(AuditEntry.kind == "planned")).all()
+                     if "replanned_on" in e.detail]
+        exc = s.get(OrderException, built.exception_id)
+    assert len(replanned) == 1 and replanned[0].detail["left_undone"] is None
+    assert replanned[0].detail["replanned_on"]["type"] == "stock.received"
+    assert exc is not None and exc.state == "awaiting_approval"
