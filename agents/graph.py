@@ -25,7 +25,7 @@ from sqlalchemy import Connection, bindparam, func, select, update
 
 from agents.context import GraphContext
 from agents.planners.base import PlannerFailure
-from agents.stale import reconcile
+from agents.stale import due_event, reconcile
 from agents.state import ApprovalRequest, GraphState, HeldItem
 from core.audit import AuditLog
 from core.errors import TransitionNotAllowed
@@ -161,7 +161,12 @@ def await_approval(state: GraphState, runtime: Rt) -> GraphState:
         records = record_rows(uow.conn, exc.id)
         held = [r for r in records if r.status == "held"]
         if not held and any(r.decided_by for r in records):  # decided before we got here; left undone still waits
+            # Unless the facts changed since the plan (an event is due for it: agents.replan): then what was
+            # approved on the old facts goes back to planning with the rest (agents.stale), not to `decide`.
+            stale = due_event(uow.conn, exc.id, int(state.get("as_of_seq", 0)))
             uow.commit()
+            if stale is not None:
+                return {"replan": stale}
             return {"rounds": state.get("rounds", 0) + 1, "failure": None, "replan": None}
         if exc.state == ExceptionState.working:
             uow.emit(move_exception(exc, ExceptionState.awaiting_approval, cx.clock.now(), reason=reason))

@@ -34,8 +34,8 @@ from sqlalchemy.exc import IntegrityError
 
 from agents.planners.base import Planner
 from agents.service import is_parked, replan_exception
+from agents.stale import event_dict, newest_due
 from core.clock import Clock
-from core.jsonvalue import iso
 from core.models import (
     ActionRecord,
     Event,
@@ -257,32 +257,22 @@ def replan_due(
 
 
 def _due(engine: Engine) -> Iterator[tuple[str, int, int]]:
-    """Each exception with re-plans due (oldest first): the event it is planned on, and the newest due.
-
-    It is planned once, on the newest facts, with "now" the newest event's time; of the events of that
-    moment (one OMS command writes several: the shipment's, its lines', its order's) it names the first,
-    the command's own.
-    """
+    """Each exception with re-plans due (oldest first): the event it is planned on, and the newest due."""
     with engine.connect() as conn:
         rows = conn.execute(select(_D.c.exception_id, _D.c.event_seq, _D.c.at).where(_D.c.done_at.is_(None))
                             .order_by(_D.c.event_seq)).all()
-    latest: dict[str, tuple[datetime, int, int]] = {}
+    by_exception: dict[str, list[tuple[int, datetime]]] = {}
     for exception_id, seq, at in rows:
-        was = latest.get(exception_id)
-        if was is None or at > was[0]:
-            latest[exception_id] = (at, seq, seq)
-        else:
-            latest[exception_id] = (was[0], was[1], seq)
-    for exception_id, (_at, named, upto) in latest.items():
-        yield str(exception_id), named, upto
+        by_exception.setdefault(str(exception_id), []).append((int(seq), at))
+    for exception_id, due in by_exception.items():
+        found = newest_due(due)
+        if found is not None:
+            yield exception_id, found[0], found[1]
 
 
 def _event(engine: Engine, seq: int) -> dict[str, Any]:
-    """An outbox event as the graph's resume carries it (JSON: it is checkpointed)."""
     with engine.connect() as conn:
-        e = conn.execute(select(_E).where(_E.c.seq == seq)).one()
-    return {"seq": e.seq, "type": e.type, "aggregate": e.aggregate, "aggregate_id": e.aggregate_id,
-            "at": iso(e.at), "data": dict(e.data or {})}
+        return event_dict(conn, seq)
 
 
 def withdrawn_refusal(key: str, verdict: dict[str, Any], held_now: list[tuple[str, str, dict[str, Any]]]) -> str:

@@ -22,10 +22,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from core.audit import AuditLog
-from core.models import ActionRecord
+from core.jsonvalue import iso
+from core.models import ActionRecord, Event, ReplanDue
 from policies.actions import Proposal
 from policies.judge import Verdict
 from tools.records import STATUS_FOR, idempotency_key, record_rows
@@ -36,6 +37,36 @@ _MOVE = (update(_A).where(_A.c.id == bindparam("rid"), _A.c.status == bindparam(
 """Conditional on the status read: a supervisor's decision that landed first is not overwritten."""
 
 WAITING = ("held", "approved")
+_E, _D = Event.__table__, ReplanDue.__table__
+_EVENT = select(_E).where(_E.c.seq == bindparam("seq"))
+_DUE = (select(_D.c.event_seq, _D.c.at).where(_D.c.exception_id == bindparam("x"), _D.c.done_at.is_(None),
+                                              _D.c.event_seq > bindparam("after")).order_by(_D.c.event_seq))
+
+
+def event_dict(conn: Connection, seq: int) -> dict[str, Any]:
+    """An outbox event as a re-plan carries it (JSON: it is checkpointed)."""
+    e = conn.execute(_EVENT, {"seq": seq}).one()
+    return {"seq": e.seq, "type": e.type, "aggregate": e.aggregate, "aggregate_id": e.aggregate_id,
+            "at": iso(e.at), "data": dict(e.data or {})}
+
+
+def newest_due(rows: Sequence[tuple[int, datetime]]) -> tuple[int, int] | None:
+    """Of an exception's due events (in seq order): the one to plan on, and the newest seq.
+
+    It is planned once, on the newest facts, with "now" the newest event's time; of the events of that
+    moment (one OMS command writes several: the shipment's, its lines', its order's) it names the first,
+    the command's own.
+    """
+    best: tuple[datetime, int, int] | None = None
+    for seq, at in rows:
+        best = (at, seq, seq) if best is None or at > best[0] else (best[0], best[1], seq)
+    return None if best is None else (best[1], best[2])
+
+
+def due_event(conn: Connection, exception_id: str, after_seq: int) -> dict[str, Any] | None:
+    """The event a waiting exception is due to be planned again on (agents.replan enqueued it), if any."""
+    found = newest_due([(r.event_seq, r.at) for r in conn.execute(_DUE, {"x": exception_id, "after": after_seq})])
+    return None if found is None else event_dict(conn, found[0])
 
 
 def proposal_keys(exception_id: str, proposals: Sequence[Proposal]) -> list[str]:

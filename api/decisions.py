@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
-from agents.replan import withdrawn_refusal
+from agents.replan import REPLANNER_PREFIX, withdrawn_refusal
 from agents.service import resume_exception
 from api.auth import Principal
 from api.holds import stamp_deadlines
@@ -169,7 +169,7 @@ def _plan(s: Session, rt: Runtime, exc: OrderException, body: DecisionIn, princi
     return items
 
 
-def _record(s: Session, exc_id: str, items: list[_Item], body: DecisionIn, principal: Principal,
+def _record(s: Session, rt: Runtime, exc_id: str, items: list[_Item], body: DecisionIn, principal: Principal,
             now: datetime) -> bool:
     """Write every item or none; returns whether this decision left nothing held (and so resumes)."""
     s.execute(update(OrderException).where(col(OrderException.id) == exc_id)
@@ -200,9 +200,13 @@ def _record(s: Session, exc_id: str, items: list[_Item], body: DecisionIn, princ
         ActionRecord.exception_id == exc_id, ActionRecord.status == "held")).one()
     resume = False
     if left == 0:
+        # Not while the outbox's consumer re-plans it (its live claim): that re-plan judges these approvals
+        # against the new facts (withdrawn if its plan no longer gives them, else applied under the guards).
+        replanning = col(OrderException.claimed_by).like(REPLANNER_PREFIX + "%") & (
+            col(OrderException.claimed_at) >= now - timedelta(seconds=rt.settings.worker_lease_seconds))
         res = s.execute(update(OrderException).where(
-            col(OrderException.id) == exc_id, OrderException.state == ExceptionState.awaiting_approval)
-            .values(claimed_by=RESUMER_PREFIX + principal.name, claimed_at=now))
+            col(OrderException.id) == exc_id, OrderException.state == ExceptionState.awaiting_approval,
+            ~replanning).values(claimed_by=RESUMER_PREFIX + principal.name, claimed_at=now))
         resume = res.rowcount == 1  # type: ignore[attr-defined]
     audit.write(s)
     s.commit()
@@ -218,7 +222,7 @@ def decide(rt: Runtime, exception_id: str, body: DecisionIn, principal: Principa
             raise DecisionRefused(404, f"exception {exception_id!r} does not exist")
         items = _plan(s, rt, exc, body, principal, now)
     with Session(rt.engine) as s:
-        resume = _record(s, exception_id, items, body, principal, now)
+        resume = _record(s, rt, exception_id, items, body, principal, now)
     error = None
     if resume:
         try:

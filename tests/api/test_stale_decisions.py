@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from api_helpers import as_
 from fastapi.testclient import TestClient
@@ -58,3 +59,25 @@ def test_kpis_show_the_consumers_lag(client: TestClient, runtime: Runtime, clock
     clock.advance(timedelta(minutes=10))
     lag = client.get("/kpis", headers=as_("viewer")).json()["replan_lag"]
     assert lag == {"events": 1, "oldest_age_seconds": 600.0, "due": 0}
+
+
+def test_an_approval_that_lands_while_a_re_plan_holds_the_exception_does_not_resume_it_on_stale_facts(
+        client: TestClient, runtime: Runtime, clock: VirtualClock, held: Callable[..., str]) -> None:
+    exc_id = held(0.45)
+    order_id = _order_of(runtime, exc_id)
+    clock.advance(timedelta(hours=2))
+    rescore_order(runtime.engine, order_id, 0.1, at=clock.now())
+    landed: list[Any] = []
+
+    def approve_meanwhile(_exception_id: str) -> None:  # between the consumer's claim and its graph run
+        landed.append(client.post(f"/exceptions/{exc_id}/decision", json={"decision": "approve"},
+                                  headers=as_("supervisor")))
+
+    Worker(runtime, worker_id="test-worker", before_replan=approve_meanwhile).consume()
+    [r] = landed
+    assert r.status_code == 200 and r.json()["resumed"] is False  # recorded; the re-plan, not the API, goes on
+    after = client.get(f"/exceptions/{exc_id}", headers=as_("viewer")).json()
+    assert after["state"] == "resolved"
+    # approved on the old facts, not given by the new plan: withdrawn, never sent
+    assert {a["action"]: a["status"] for a in after["actions"]} == {"notify_customer": "withdrawn",
+                                                                    "release_hold": "applied"}
