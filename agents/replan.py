@@ -195,8 +195,6 @@ def affected(conn: Connection, e: Any) -> list[str]:
         case "stock":
             sku = data.get("sku") or e.aggregate_id.split("/", 1)[-1]
             skus.add(str(sku))
-    if isinstance(data.get("customer_id"), str):
-        customers.add(data["customer_id"])
     if isinstance(data.get("sku"), str) and e.aggregate != "stock":
         skus.add(data["sku"])
     who = []
