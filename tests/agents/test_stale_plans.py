@@ -249,3 +249,16 @@ def test_an_event_that_leaves_the_plan_as_it_was_repeats_nothing_and_leaves_noth
     assert len(replanned) == 1 and replanned[0].detail["left_undone"] is None
     assert replanned[0].detail["replanned_on"]["type"] == "stock.received"
     assert exc is not None and exc.state == "awaiting_approval"
+
+
+def test_an_exceptions_own_actions_do_not_make_its_plan_stale() -> None:
+    path = SHARED_CASES.parent / "cases-then" / "then-delay-ceiling-lead-approves.json"
+    if not path.exists():
+        pytest.skip(f"the shared then-cases are not beside the repository ({path})")
+    built = build(json.loads(path.read_text()))
+    saver = InMemorySaver()
+    assert _statuses(_waiting(built, saver))["notify_customer"] == "applied"  # its customer.notified event
+    assert _consume(built, saver, built.now) >= 1
+    with Session(built.engine) as s:
+        planned = s.exec(select(AuditEntry).where(AuditEntry.kind == "planned")).all()
+    assert [("replanned_on" in e.detail) for e in planned] == [False]
