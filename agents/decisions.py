@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -27,6 +27,7 @@ from sqlmodel import Session, col, select
 
 from agents import waiting
 from agents.planners.base import Planner
+from agents.replan import REPLANNER_PREFIX
 from agents.service import resume_exception
 from core.audit import AuditLog
 from core.clock import Clock, utc
@@ -354,7 +355,8 @@ def _plan(s: Session, exc: OrderException, req: DecisionRequest, role: Role, now
 
 
 def _record(s: Session, exc_id: str, items: list[_Item], additions: list[tuple[Proposal, Verdict]],
-            req: DecisionRequest, actor: str, role: Role, now: datetime, resumer: str) -> tuple[list[str], bool]:
+            req: DecisionRequest, actor: str, role: Role, now: datetime, resumer: str,
+            lease_seconds: float) -> tuple[list[str], bool]:
     """Write every item or none; returns the keys recorded and whether nothing is left held (so it resumes)."""
     s.execute(update(OrderException).where(col(OrderException.id) == exc_id)
               .values(claimed_at=OrderException.claimed_at))  # row lock: decisions on one exception queue up here
@@ -408,9 +410,13 @@ def _record(s: Session, exc_id: str, items: list[_Item], additions: list[tuple[P
         ActionRecord.exception_id == exc_id, ActionRecord.status == "held")).one()
     resume = False
     if left == 0:
+        # Not while the outbox's consumer re-plans it (its live claim): that re-plan judges these approvals
+        # against the new facts (withdrawn if its plan no longer gives them, else applied under the guards).
+        replanning = col(OrderException.claimed_by).like(REPLANNER_PREFIX + "%") & (
+            col(OrderException.claimed_at) >= now - timedelta(seconds=lease_seconds))
         res = s.execute(update(OrderException).where(
-            col(OrderException.id) == exc_id, col(OrderException.state) == ExceptionState.awaiting_approval)
-            .values(claimed_by=resumer, claimed_at=now))
+            col(OrderException.id) == exc_id, col(OrderException.state) == ExceptionState.awaiting_approval,
+            ~replanning).values(claimed_by=resumer, claimed_at=now))
         resume = res.rowcount == 1  # type: ignore[attr-defined]
     audit.write(s)
     s.commit()
@@ -442,10 +448,13 @@ def decide(
     engine: Engine, exception_id: str, request: DecisionRequest, *, actor: str, role: Role, clock: Clock,
     checkpointer: BaseCheckpointSaver[str], planner: Planner | None = None, book: PolicyBook | None = None,
     resumer_prefix: str = "api:", keep_alive: Callable[[str], AbstractContextManager[Any]] | None = None,
+    lease_seconds: float = 120.0,
 ) -> DecisionResult:
     """Check, record, and when nothing is left undecided, resume the graph so what was approved is applied.
 
-    `keep_alive(holder)` wraps the resume (the API renews its claim with a heartbeat meanwhile).
+    `keep_alive(holder)` wraps the resume (the API renews its claim with a heartbeat meanwhile);
+    `lease_seconds` is how long a claim lives: a re-plan's claim younger than that is live, and the
+    re-plan, not this decision, then takes the approvals on.
     Raises DecisionRefused when the decision is refused; nothing is recorded then.
     """
     book = book or BOOK
@@ -457,7 +466,8 @@ def decide(
         items, additions = _plan(s, exc, request, role, now, book)
     resumer = resumer_prefix + actor
     with Session(engine) as s:
-        keys, resume = _record(s, exception_id, items, additions, request, actor, role, now, resumer)
+        keys, resume = _record(s, exception_id, items, additions, request, actor, role, now, resumer,
+                               lease_seconds)
     error = None
     if resume:
         try:

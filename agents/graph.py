@@ -13,24 +13,26 @@ a replacement worker re-runs the node its predecessor died in.
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime
+from typing import Any, Literal
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from agents.context import GraphContext
 from agents.planners.base import PlannerFailure
+from agents.stale import due_event, reconcile
 from agents.state import ApprovalRequest, GraphState, HeldItem
 from agents.waiting import stranded_reason
 from core.audit import AuditLog
 from core.errors import TransitionNotAllowed
 from core.exceptions import move_exception
 from core.facts import Facts, load_facts
-from core.models import ActionRecord, ExceptionState, OrderException
+from core.models import ActionRecord, Event, ExceptionState, OrderException
 from core.store import UnitOfWork
 from policies.actions import Proposal
 from policies.judge import Approval, judge, judge_batch, processing_rank
@@ -47,6 +49,8 @@ _MOVE = update(_X).where(_X.c.id == bindparam("xid"), _X.c.state == bindparam("w
 _LOCK = update(_X).where(_X.c.id == bindparam("xid")).values(claimed_at=_X.c.claimed_at)
 """A no-op UPDATE that takes the exception's row (SQLite: the write lock): decisions take it first too."""
 _A = ActionRecord.__table__
+_LAST_SEQ = select(func.coalesce(func.max(Event.__table__.c.seq), 0))
+"""The outbox's newest event as the facts are read: events up to it are in the plan's facts."""
 _REJUDGE = update(_A).where(_A.c.id == bindparam("rid"), _A.c.status == "approved")
 """A re-judged record is written only while still approved: an overlapping resume may have applied it."""
 
@@ -55,7 +59,10 @@ def gather_and_plan(state: GraphState, runtime: Rt) -> GraphState:
     """Gather the facts (read tools), then ask the planner; checkpointed before anything is recorded."""
     cx = runtime.context
     now = cx.clock.now()
+    replan = state.get("replan")
     with UnitOfWork(cx.engine) as uow:
+        if replan is not None:
+            uow.conn.execute(_LOCK, {"xid": state["exception_id"]})  # decisions take it first too
         exc = _exception(uow.conn, state["exception_id"])
         if exc.state in (ExceptionState.open, ExceptionState.failed):
             was = exc.state
@@ -63,9 +70,15 @@ def gather_and_plan(state: GraphState, runtime: Rt) -> GraphState:
                 uow.emit(move_exception(exc, ExceptionState.open, now))
             uow.emit(move_exception(exc, ExceptionState.working, now, by=cx.actor))
             _save(uow.conn, exc, was)
-        facts = load_facts(uow.conn, exc.id, now, cx.carbon_cents_per_kg)
+        elif replan is not None and exc.state == ExceptionState.awaiting_approval:
+            # Re-planning works the exception: from here until it waits again, no decision lands on it.
+            uow.emit(move_exception(exc, ExceptionState.working, now, by=cx.actor, replan=replan.get("type")))
+            _save(uow.conn, exc, ExceptionState.awaiting_approval)
+        as_of = int(uow.conn.execute(_LAST_SEQ).scalar_one())
+        facts = load_facts(uow.conn, exc.id, _plan_time(replan, now), cx.carbon_cents_per_kg)
         uow.commit()
-    gathered: GraphState = {"facts": facts.model_dump(mode="json"), "rounds": 0}
+    gathered: GraphState = {"facts": facts.model_dump(mode="json"), "as_of_seq": as_of,
+                            "rounds": state.get("rounds", 0) if replan is not None else 0}
     try:
         result = cx.planner.plan(facts)
     except PlannerFailure as err:
@@ -89,6 +102,8 @@ def judge_and_apply(state: GraphState, runtime: Rt) -> GraphState:
     proposals = [Proposal.model_validate(p) for p in state.get("proposals", [])]
     undone: list[str] = []
 
+    replan = state.get("replan")
+
     def record(uow: UnitOfWork, audit: AuditLog) -> None:
         judged = judge_batch(proposals, facts, is_foreign_ref=foreign_ref_checker(uow.session, facts.customer.id),
                              book=cx.book)
@@ -96,7 +111,12 @@ def judge_and_apply(state: GraphState, runtime: Rt) -> GraphState:
         audit.add(now, facts.exception.id, cx.actor, "planned",
                   {"planner": state.get("planner"), "notes": state.get("plan_notes", []),
                    "usage": state.get("usage", {}), "proposals": len(proposals), "failure": state.get("failure"),
-                   "left_undone": undone[0] if undone else None})
+                   "left_undone": undone[0] if undone else None,
+                   **({"replanned_on": replan} if replan is not None else {})})
+        if replan is not None:  # a stale plan's waiting records: withdrawn, or judged again (agents.stale)
+            uow.conn.execute(_LOCK, {"xid": facts.exception.id})
+            reconcile(uow.conn, facts.exception.id, proposals, judged.verdicts, event=replan, now=now,
+                      actor=cx.actor, audit=audit)
         record_proposals(uow.session, facts.exception.id, proposals, judged.verdicts, planner=state["planner"],
                          now=now, actor=cx.actor, audit=audit)
 
@@ -143,8 +163,13 @@ def await_approval(state: GraphState, runtime: Rt) -> GraphState:
         held = [r for r in records if r.status == "held"]
         decided = sum(1 for r in records if r.decided_by)
         if not held and decided > state.get("decided", 0):  # decided before we got here; left undone still waits
+            # Unless the facts changed since the plan (an event is due for it: agents.replan): then what was
+            # approved on the old facts goes back to planning with the rest (agents.stale), not to `decide`.
+            stale = due_event(uow.conn, exc.id, int(state.get("as_of_seq", 0)))
             uow.commit()
-            return {"rounds": state.get("rounds", 0) + 1, "failure": None}
+            if stale is not None:
+                return {"replan": stale}
+            return {"rounds": state.get("rounds", 0) + 1, "failure": None, "replan": None}
         if exc.state == ExceptionState.working:
             uow.emit(move_exception(exc, ExceptionState.awaiting_approval, cx.clock.now(), reason=reason))
             _save(uow.conn, exc, ExceptionState.working)
@@ -153,8 +178,24 @@ def await_approval(state: GraphState, runtime: Rt) -> GraphState:
                      rationale=r.rationale, rule_ids=r.verdict.get("rule_ids", []),
                      reasons=r.verdict.get("reasons", []), required_role=r.required_role) for r in held])
         uow.commit()
-    interrupt(request.model_dump(mode="json"))
-    return {"rounds": state.get("rounds", 0) + 1, "failure": None, "wait_reason": None}
+    answer = interrupt(request.model_dump(mode="json"))
+    if isinstance(answer, dict) and answer.get("kind") == "replan":  # the facts changed: plan again on them
+        event = answer.get("event")
+        return {"replan": dict(event) if isinstance(event, dict) else {"type": "replan.requested"}}
+    return {"rounds": state.get("rounds", 0) + 1, "failure": None, "wait_reason": None, "replan": None}
+
+
+def after_await(state: GraphState) -> Literal["gather_and_plan", "decide"]:
+    """A resume with a re-plan event goes back to planning on fresh facts; a supervisors' resume to `decide`."""
+    return "gather_and_plan" if state.get("replan") else "decide"
+
+
+def _plan_time(replan: dict[str, Any] | None, now: datetime) -> datetime:
+    """A re-plan is made with "now" = the time of the event that made the plan stale (policy.md section 1)."""
+    at = None if replan is None else replan.get("at")
+    if isinstance(at, datetime):
+        return at
+    return datetime.fromisoformat(at.replace("Z", "+00:00")) if isinstance(at, str) and at else now
 
 
 def decide(state: GraphState, runtime: Rt) -> GraphState:
@@ -282,7 +323,7 @@ def build_graph(checkpointer: BaseCheckpointSaver[str] | None = None) -> Excepti
     g.add_edge(START, "gather_and_plan")
     g.add_edge("gather_and_plan", "judge_and_apply")
     g.add_conditional_edges("judge_and_apply", after_first_apply)
-    g.add_edge("await_approval", "decide")
+    g.add_conditional_edges("await_approval", after_await)
     g.add_edge("decide", "reapply")
     g.add_conditional_edges("reapply", after_apply)
     g.add_conditional_edges("close", after_close)

@@ -106,6 +106,40 @@ def resume_exception(
     return result_of(engine, exception_id)
 
 
+def replan_exception(
+    engine: Engine, exception_id: str, *, event: dict[str, Any], clock: Clock, planner: Planner | None = None,
+    checkpointer: BaseCheckpointSaver[str] | None = None, book: PolicyBook | None = None,
+    carbon_cents_per_kg: int | None = None, actor: str = "agent:replan",
+) -> WorkResult:
+    """Plan a waiting exception again because `event` changed its facts (policy.md section 1, "Plans go stale").
+
+    A no-op unless the exception is awaiting_approval with its thread parked at the approval interrupt,
+    and unless its plan was made after the event (`as_of_seq`: the plan's facts already hold it). The
+    caller holds the exception's claim (agents.replan), so no other run works the thread meanwhile.
+    """
+    graph = compiled(checkpointer or InMemorySaver())
+    config: RunnableConfig = {"configurable": {"thread_id": exception_id}}
+    with engine.connect() as conn:
+        state = conn.execute(_STATE, {"id": exception_id}).scalar()
+    if state != "awaiting_approval":
+        return result_of(engine, exception_id)
+    snapshot = graph.get_state(config)
+    seq = event.get("seq")
+    if not snapshot.interrupts or (isinstance(seq, int) and seq <= int(snapshot.values.get("as_of_seq", 0))):
+        return result_of(engine, exception_id)
+    graph.invoke(Command(resume={"kind": "replan", "event": event}), config,
+                 context=_context(engine, clock, planner, carbon_cents_per_kg, actor, book), durability=DURABILITY)
+    return result_of(engine, exception_id)
+
+
+def is_parked(exception_id: str, checkpointer: BaseCheckpointSaver[str] | None) -> bool:
+    """Whether the exception's thread waits at its approval interrupt (so a resume lands where it should)."""
+    if checkpointer is None:
+        return False
+    config: RunnableConfig = {"configurable": {"thread_id": exception_id}}
+    return bool(compiled(checkpointer).get_state(config).interrupts)
+
+
 def _started(engine: Engine, exception_id: str) -> bool:
     """Whether a worker already took this exception up (then its thread may have a checkpoint to resume)."""
     with engine.connect() as conn:

@@ -25,6 +25,11 @@ class GraphState(TypedDict, total=False):
     """How many records carried a decision when `decide` last ran: `await_approval` goes on without waiting
     only for a decision taken since (else a case that waits again after its decisions would loop)."""
     rounds: int
+    replan: dict[str, Any] | None
+    """The OMS event a waiting exception is being planned again on (policy.md section 1, "Plans go stale"):
+    set by a `{"kind": "replan", "event": {...}}` resume, cleared by the next supervisors' resume."""
+    as_of_seq: int
+    """The outbox's newest event when the plan's facts were read: older events are already in them."""
     outcome: str
 
 

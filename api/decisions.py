@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from agents import decisions as service
 from agents.decisions import DecisionRefused, field_error
+from agents.replan import RESUMER_PREFIX
 from api.auth import Principal
 from api.holds import stamp_deadlines
 from api.leases import Heartbeat
@@ -21,7 +22,6 @@ from api.runtime import Runtime
 from api.schemas import DecisionIn, DecisionItem, DecisionOut
 
 __all__ = ["RESUMER_PREFIX", "DecisionRefused", "decide", "request_of"]
-RESUMER_PREFIX = "api:"
 
 
 def request_of(body: DecisionIn) -> service.DecisionRequest:
@@ -70,7 +70,8 @@ def decide(rt: Runtime, exception_id: str, body: DecisionIn, principal: Principa
 
     out = service.decide(rt.engine, exception_id, request, actor=principal.name, role=principal.role,
                          clock=rt.clock, checkpointer=rt.checkpointer, planner=rt.planner(), book=rt.book,
-                         resumer_prefix=RESUMER_PREFIX, keep_alive=keep_alive)
+                         resumer_prefix=RESUMER_PREFIX, keep_alive=keep_alive,
+                         lease_seconds=rt.settings.worker_lease_seconds)
     if out.resumed or out.resume_error is not None or request.decision == "add":
         stamp_deadlines(rt.engine, rt.settings, now=rt.clock.now(), book=rt.book, exception_id=exception_id)
     with Session(rt.engine) as s:

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
+from agents.replan import lag as replan_lag
 from api.schemas import (
     ActionOut,
     AuditOut,
@@ -29,6 +30,7 @@ from api.schemas import (
     Page,
     PolicyOut,
     Promises,
+    ReplanLag,
     Reroutes,
     RuleOut,
     ShipmentOut,
@@ -231,7 +233,7 @@ def exception_detail(session: Session, exception_id: str, *, now: datetime) -> E
 # --------------------------------------------------------------------------- kpis and policy
 
 
-def kpis(session: Session) -> Kpis:
+def kpis(session: Session, *, now: datetime | None = None) -> Kpis:
     open_rows = session.exec(
         select(OrderException.type, OrderException.state, func.count())
         .where(col(OrderException.state).notin_(list(TERMINAL)))
@@ -265,7 +267,14 @@ def kpis(session: Session) -> Kpis:
                        by_agents_cents=by_agents),
         promises=Promises(delivered_shipments=len(delivered), kept=kept,
                           rate=round(kept / len(delivered), 4) if delivered else None),
-        reroutes=Reroutes(count=len(moved), co2_grams=sum(_reroute_co2(session, args) for args in moved)))
+        reroutes=Reroutes(count=len(moved), co2_grams=sum(_reroute_co2(session, args) for args in moved)),
+        replan_lag=_replan_lag(session, now))
+
+
+def _replan_lag(session: Session, now: datetime | None) -> ReplanLag:
+    behind = replan_lag(session.connection())
+    return ReplanLag(events=behind.events, due=behind.due,
+                     oldest_age_seconds=behind.oldest_age_seconds(now) if now is not None else None)
 
 
 def _reroute_co2(session: Session, args: dict[str, Any]) -> int:

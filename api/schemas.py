@@ -399,6 +399,16 @@ class Kpis(BaseModel):
     paid_out: Money
     promises: Promises
     reroutes: Reroutes
+    replan_lag: ReplanLag | None = Field(default=None, description="how far the outbox's consumer is behind "
+                                                                   "(re-planning waiting exceptions)")
+
+
+class ReplanLag(BaseModel):
+    """The outbox's consumer (agents.replan): events not yet read, the oldest one's age, re-plans not yet done."""
+
+    events: int
+    oldest_age_seconds: float | None
+    due: int
 
 
 class Reroutes(BaseModel):

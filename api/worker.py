@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, and_, exists, or_, update
 from sqlmodel import Session, col, select
 
+from agents.replan import REPLANNER_PREFIX, consume_events
 from agents.service import resume_exception, work_exception
 from api.holds import stamp_deadlines, sweep_expired
 from api.leases import Heartbeat
@@ -111,6 +112,9 @@ class Worker:
     worker_id: str = field(default_factory=default_worker_id)
     after_claim: Callable[[str], None] | None = None
     sweeps: bool = True
+    replans: bool = True
+    """Whether the loop also consumes the outbox (agents.replan): events that make waiting plans stale."""
+    before_replan: Callable[[str], None] | None = None
     heartbeat_every: float | None = None
     on_renew: Callable[[datetime], None] | None = None
     handled: int = 0
@@ -152,6 +156,22 @@ class Worker:
         if any(a.status == "held" for a in result.actions):
             stamp_deadlines(rt.engine, rt.settings, now=rt.clock.now(), book=rt.book, exception_id=exc_id)
 
+    def consume(self) -> int:
+        """Read the outbox and re-plan the waiting exceptions whose facts changed, each under its claim."""
+        rt = self.rt
+        lease = timedelta(seconds=rt.settings.worker_lease_seconds)
+        holder = REPLANNER_PREFIX + self.worker_id
+
+        def keep(exception_id: str) -> Heartbeat:
+            return Heartbeat(rt.engine, exception_id, holder, clock=rt.clock, on_renew=self.on_renew,
+                             every=self.heartbeat_every or rt.settings.worker_lease_seconds / 3)
+
+        consumed = consume_events(rt.engine, clock=rt.clock, planner=rt.planner(), checkpointer=rt.checkpointer,
+                                  book=rt.book, holder=holder, lease=lease, keep_claim=keep,
+                                  before_replan=self.before_replan)
+        stamp_deadlines(rt.engine, rt.settings, now=rt.clock.now(), book=rt.book)  # what a re-plan now holds
+        return consumed
+
     def sweep(self) -> list[str]:
         self._last_sweep = time.monotonic()
         return sweep_expired(self.rt.engine, self.rt.settings, now=self.rt.clock.now(), book=self.rt.book)
@@ -175,6 +195,11 @@ class Worker:
                 escalated = self.sweep()
                 if escalated:
                     log.info("escalated %d exceptions with expired held actions", len(escalated))
+            if self.replans:
+                try:
+                    self.consume()
+                except Exception:  # the cursor and what is due stay as they were: the next pass retries
+                    log.exception("consuming the outbox failed")
             if self.run_once() is None:
                 if exit_when_idle:
                     return

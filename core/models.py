@@ -271,6 +271,35 @@ class Event(TableModel, table=True):
     published: bool = Field(default=False, index=True)
 
 
+class OutboxCursor(TableModel, table=True):
+    """How far a consumer of the outbox has read (`seq` of the last event it consumed), and who reads now.
+
+    `holder`/`leased_at` are a lease like an exception's claim: one consumer reads at a time, in order,
+    and a holder that died stops renewing, so another takes over one lease later.
+    """
+
+    __tablename__ = "outbox_cursor"
+    name: str = Field(primary_key=True)
+    seq: int = 0
+    holder: str | None = None
+    leased_at: datetime | None = _dt(nullable=True)
+
+
+class ReplanDue(TableModel, table=True):
+    """An outbox event that changes the facts of a waiting exception: it is to be planned again on it.
+
+    Written once per (exception, event) in the transaction that moves the cursor past the event (a
+    replayed event finds its rows and adds none); `done_at` is set once the exception was re-planned
+    (or had stopped waiting).
+    """
+
+    __tablename__ = "replan_due"
+    exception_id: str = Field(primary_key=True)
+    event_seq: int = Field(primary_key=True)
+    at: datetime = _dt()
+    done_at: datetime | None = _dt(nullable=True, index=True)
+
+
 class Counter(TableModel, table=True):
     """Named sequences for readable, deterministic ids (EX-000001, S-000042)."""
 
@@ -287,7 +316,8 @@ class ActionRecord(TableModel, table=True):
     idempotency_key: str = Field(unique=True)
     action: str
     args: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType))
-    status: str = Field(index=True, description="proposed, applied, held, denied, rejected, expired, failed")
+    status: str = Field(index=True, description="pending, held, approved, applied, denied, rejected, withdrawn, "
+                                                "expired, failed")
     planner: str
     confidence: float
     rationale: str = ""

@@ -146,7 +146,7 @@ _KEY: sa.BindParameter[str] = bindparam("key")
 _QTY: sa.BindParameter[int] = bindparam("q")
 _AT_STOCK = (_INV.c.location == bindparam("l")) & (_INV.c.sku == bindparam("s"))
 _VIEWS = (  # what the fulfilment commands read of a shipment, its order, its lines and the order's lines
-    [_S.c[k] for k in ("id", "order_id", "location", "service", "status", "eta")],
+    [_S.c[k] for k in ("id", "order_id", "location", "service", "status", "eta", "reship_of")],
     [_O.c[k] for k in ("id", "customer_id", "status", "ship_address_id", "promised_by")],
     [_SL.c[k] for k in ("id", "sku", "qty")],
     [_L.c[k] for k in ("id", "order_id", "line_no", "sku", "location", "status")],
@@ -671,7 +671,8 @@ def dispatch_shipment(engine: Engine, shipment_id: str, *, at: datetime) -> Outc
                 line.reserved = False
                 uow.emit(step(LINE, line, _line_id(line), "ship", at, shipment_id=shipment_id))
                 _set(c, "line", line.id, status=line.status, reserved=False)
-        if all(x.status in (LineStatus.shipped, LineStatus.delivered, LineStatus.cancelled) for x in lines):
+        if order.status != OrderStatus.shipped and all(  # a reshipment leaves an order that already shipped
+                x.status in (LineStatus.shipped, LineStatus.delivered, LineStatus.cancelled) for x in lines):
             uow.emit(step(ORDER, order, order.id, "ship", at))
             _set(c, "order", order.id, status=order.status)
         uow.commit()
@@ -722,8 +723,9 @@ def _check_delay(uow: UnitOfWork, shp: _ShipmentView, order: _OrderView, at: dat
 def _deliver_lines(uow: UnitOfWork, shp: Any, order: Any, items: list[Any], lines: list[Any], at: datetime) -> None:
     c = uow.link
     for item in items:
-        line = next((x for x in lines if x.sku == item.sku and x.location == shp.location
-                     and x.status == LineStatus.shipped), None)
+        # A reshipment (D4) carries lines that shipped from the lost parcel's location, not from its own.
+        line = next((x for x in lines if x.sku == item.sku and x.status == LineStatus.shipped
+                     and (shp.reship_of is not None or x.location == shp.location)), None)
         if line is not None:
             uow.emit(step(LINE, line, _line_id(line), "deliver", at, shipment_id=shp.id))
             _set(c, "line", line.id, status=line.status)

@@ -153,12 +153,24 @@ class _Delay:
     def plan(self) -> BookPlan:
         f = self.f
         shipment = f.order.shipment(f.exception.shipment_id)
+        if shipment is not None and shipment.status == "delivered" and shipment.delivered_at is not None:
+            return self._delivered(shipment.delivered_at)
         if shipment is None or shipment.status in ("delivered", "cancelled"):
             state = "missing" if shipment is None else shipment.status
             return BookPlan(steps=(), notes=(f"shipment is {state}: nothing to recover",))
         if shipment.status == "lost":
             return self._lost(shipment)
         return self._late(shipment)
+
+    def _delivered(self, delivered_at: datetime) -> BookPlan:
+        """Delivered while its case waited (section 1, "Plans go stale"): D3 on delivered_at - promised_by only.
+
+        Nothing is left to recover and the customer, who has the parcel, needs no notice.
+        """
+        hours = hours_between(delivered_at, self.f.order.promised_by)
+        steps = _delay_steps(self.f, delivered_at, self.book, notify=False)
+        return BookPlan(steps=tuple(steps), notes=(f"delivered {hours:.1f} h late: goodwill only (D3)",),
+                        eta=delivered_at)
 
     def _lost(self, s: ShipmentFacts) -> BookPlan:
         f = self.f
@@ -208,6 +220,8 @@ class _Stockout:
                      and x.status in ("open", "backordered")), None)
         if line is None or short <= 0:
             return BookPlan(steps=(), notes=(f"no open line of {sku} at {here}: nothing to move",))
+        if f.atp(here, sku) >= short:  # stock arrived while the case waited (section 1, "Plans go stale")
+            return BookPlan(steps=(), notes=(f"{here} now has {short} of {sku}: the line can be allocated there",))
         items = (ItemFacts(sku=sku, qty=short),)
         others = {loc for loc in f.locations if loc != here}
         opts = options(f, current_cost=lane_cost(f, line.location, f.order.shipping_method), items=items,

@@ -10,6 +10,7 @@ overlapping runs that both read it as ready apply it once between them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, bindparam, select
@@ -37,7 +38,7 @@ from tools.records import (
     record_rows,
 )
 
-DONE = frozenset({"applied", "denied", "rejected", "expired", "failed"})
+DONE = frozenset({"applied", "denied", "rejected", "expired", "failed", "withdrawn"})
 
 _O, _X, _A = Order.__table__, OrderException.__table__, ActionRecord.__table__
 _CUSTOMER_OF = select(_O.c.customer_id).where(_O.c.id == bindparam("id"))
@@ -137,7 +138,8 @@ def _apply_in(uow: UnitOfWork, rec: RecordRow, now: datetime, actor: str, order_
     args = a.parse_args(rec.action, rec.args)
     cx = EffectContext(session=s, now=now, exception_id=rec.exception_id, order_id=order_id)
     result = EFFECTS[type(args)](cx, args)
-    uow.emit(*cx.events)
+    # Each event names the exception whose action caused it: its own effects never make its plan stale.
+    uow.emit(*(replace(e, data={**e.data, "exception_id": rec.exception_id}) for e in cx.events))
     s.flush()  # the effect's ORM changes, before the next guard reads by Core
     finish_record(uow.conn, rec, "applied", now, actor, jsonable(result), audit)
     return facts

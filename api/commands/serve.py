@@ -165,6 +165,7 @@ def up(
         sim = Simulation(rt.engine, seed=seed, scenario=scenario_named(scenario), rules=rt.rules,
                          start=parse_time(DEFAULT_START))
         rt.clock = sim.clock
+        sim.adopt_every_hours = 1.0  # the worker reships lost parcels beside the feed: the feed carries them too
 
         def feed() -> None:
             sim.build_network(orders)

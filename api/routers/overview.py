@@ -13,8 +13,8 @@ router = APIRouter(tags=["overview"], responses=AUTH_ERRORS)
 
 
 @router.get("/kpis", response_model=Kpis)
-def kpis(session: SessionDep, _: Reader) -> Kpis:
-    return queries.kpis(session)
+def kpis(session: SessionDep, rt: RuntimeDep, _: Reader) -> Kpis:
+    return queries.kpis(session, now=rt.clock.now())
 
 
 @router.get("/me", response_model=Me)

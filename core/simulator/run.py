@@ -31,7 +31,7 @@ from core.clock import VirtualClock
 from core.errors import DomainError
 from core.events import event
 from core.jsonvalue import iso
-from core.models import Event, Inventory, Order, OrderException, Shipment, ShipmentLine
+from core.models import Event, Inventory, Order, OrderException, Shipment, ShipmentLine, ShipmentStatus
 from core.services import CarrierUpdate, LineRequest, OmsRules, PlaceOrder
 from core.simulator.network import Network, generate_network
 from core.simulator.scenarios import Scenario
@@ -110,6 +110,11 @@ class Simulation:
         self._levels: dict[tuple[str, str], int] = {}
         """Each location's starting stock per sku: what a replenishment tops it up to."""
         self.network: Network | None = None
+        self.adopt_every_hours: float | None = None
+        """When set (a feed running beside the agents: `tower up`), parcels the sim did not create (an agent's
+        reshipment) are taken up on this schedule and carried to their door, without disruption."""
+        self._carried: set[str] = set()
+        """The shipments whose pick, dispatch and delivery are on the agenda."""
 
     # ---- the agenda
 
@@ -156,6 +161,8 @@ class Simulation:
         self._to_place += orders
         if orders and self.scenario.restock_every_hours > 0:
             self.at(self.start + timedelta(hours=self.scenario.restock_every_hours), self.restock)
+        if orders and self.adopt_every_hours:
+            self.at(self.start + timedelta(hours=self.adopt_every_hours), self.adopt)
 
     def restock(self, now: datetime) -> None:
         """The shelves are topped up on a schedule while orders arrive: every (location, sku) whose ATP fell to
@@ -197,9 +204,47 @@ class Simulation:
             return
         result = services.allocate_order(self.engine, oid, at=now, rules=self.rules)
         for sid in result.shipments:
+            self._carried.add(sid)
             shp = self._shipment(sid)
             handling = (shp.eta - now) - timedelta(hours=self._transit_hours(shp))
             self.at(now + handling / 2, partial(self.pick, sid=sid))
+
+    def adopt(self, now: datetime) -> None:
+        """Carry the parcels others created (an agent's reshipment of a lost parcel) to their door: picked now,
+        dispatched when their lane says, delivered at their ETA. Runs again while the shop has other steps due."""
+        live = (ShipmentStatus.created, ShipmentStatus.picked, ShipmentStatus.in_transit)
+        with Session(self.engine) as s:
+            found = s.exec(select(Shipment.id, Shipment.status).where(col(Shipment.status).in_(live))
+                           .order_by(col(Shipment.id))).all()
+        for sid, status in found:
+            if sid in self._carried:
+                continue
+            self._carried.add(sid)
+            if status == ShipmentStatus.in_transit:
+                self.at(self._shipment(sid).eta, partial(self._arrive, sid=sid))
+            else:
+                self.at(now, partial(self._carry, sid=sid, status=status))
+        if self._agenda and self.adopt_every_hours:
+            self.at(now + timedelta(hours=self.adopt_every_hours), self.adopt)
+
+    def _carry(self, now: datetime, sid: str, status: str) -> None:
+        if status == ShipmentStatus.created:
+            _unless_moot(services.pick_shipment, self.engine, sid, at=now, found={})
+        shp = self._shipment(sid)
+        if shp.status != ShipmentStatus.picked:
+            return
+        leave = max(now, shp.eta - timedelta(hours=self._transit_hours(shp)))
+
+        def dispatch(t: datetime) -> None:
+            _unless_moot(services.dispatch_shipment, self.engine, sid, at=t)
+            self.at(self._shipment(sid).eta, partial(self._arrive, sid=sid))
+
+        self.at(leave, dispatch)
+
+    def _arrive(self, now: datetime, sid: str) -> None:
+        if self._shipment(sid).status == ShipmentStatus.in_transit:
+            _unless_moot(services.carrier_update, self.engine, sid, CarrierUpdate("delivered"), at=now,
+                         rules=self.rules)
 
     def _rescore_later(self, now: datetime, order_id: str) -> None:
         """Screening looks again at some held orders: most come back clear, the rest confirm the hold."""

@@ -413,8 +413,18 @@ def test_goodwill_is_given_once_per_order_across_its_delay_exceptions(world: Wor
     assert again.applied() == ["notify_customer"]
 
 
-def test_a_delay_on_a_delivered_shipment_is_resolved_with_no_action(world: World_) -> None:
-    add_shipment(world, status="delivered", eta=PROMISED + hours(100), delivered_at=PROMISED + hours(100))
+def test_a_delay_on_a_delivered_shipment_gets_only_d3_on_its_delivery(world: World_) -> None:
+    """policy.md section 1, "Plans go stale": delay_hours = delivered_at - promised_by; nothing to recover,
+    no notice (the customer has the parcel), goodwill as D3 gives it."""
+    add_shipment(world, status="delivered", eta=PROMISED + hours(300), delivered_at=PROMISED + hours(100))
+    run = delay_case(world).work()
+    assert run.applied() == ["store_credit"]
+    assert run.state == "resolved"
+
+
+def test_a_delay_on_a_shipment_delivered_in_time_for_goodwill_to_not_apply_is_resolved_with_no_action(
+        world: World_) -> None:
+    add_shipment(world, status="delivered", eta=PROMISED + hours(300), delivered_at=PROMISED + hours(10))
     run = delay_case(world).work()
     assert run.result.actions == []
     assert run.state == "resolved"

@@ -57,10 +57,20 @@ def test_s1_is_applied_automatically_end_to_end(world: World_) -> None:
 
 def test_s1_only_considers_other_locations(world: World_) -> None:
     _short_at_a(world)
-    set_stock(world, "WH-A", on_hand=10)  # the snapshot says WH-A has it, but the pick there failed
+    set_stock(world, "WH-A", on_hand=10, reserved=10)  # on the shelf at WH-A, but promised to other orders
     set_stock(world, "WH-B")
     world["lanes"].append(lane("WH-B", transit=20, cost=1_400))
     assert step(stockout_case(world).plan(), "reallocate_line").args["to_location"] == "WH-B"
+
+
+def test_a_stockout_whose_own_location_now_has_the_stock_is_resolved_with_nothing_to_do(world: World_) -> None:
+    """policy.md section 1, "Plans go stale": stock arrived, the line can be allocated where it is."""
+    _short_at_a(world)
+    set_stock(world, "WH-A", on_hand=10)
+    set_stock(world, "WH-B")
+    world["lanes"].append(lane("WH-B", transit=20, cost=1_400))
+    run = stockout_case(world).work()
+    assert run.result.actions == [] and run.state == "resolved"
 
 
 def test_s1_takes_the_cheapest_option_that_meets_the_promise(world: World_) -> None:
