@@ -412,7 +412,8 @@ def _record(s: Session, exc_id: str, items: list[_Item], additions: list[tuple[P
     if left == 0:
         # Not while the outbox's consumer re-plans it (its live claim): that re-plan judges these approvals
         # against the new facts (withdrawn if its plan no longer gives them, else applied under the guards).
-        replanning = col(OrderException.claimed_by).like(REPLANNER_PREFIX + "%") & (
+        # (coalesce: with no claim at all, NOT (NULL LIKE ...) would be NULL and match no row)
+        replanning = func.coalesce(col(OrderException.claimed_by), "").like(REPLANNER_PREFIX + "%") & (
             col(OrderException.claimed_at) >= now - timedelta(seconds=lease_seconds))
         res = s.execute(update(OrderException).where(
             col(OrderException.id) == exc_id, col(OrderException.state) == ExceptionState.awaiting_approval,
