@@ -441,6 +441,8 @@ def _item_of(rec: ActionRecord) -> DecisionItem:
     elif rec.status in ("applied", "approved", "held") and isinstance(v.get("rejudged"), dict):
         rule_ids = list(v["rejudged"].get("rule_ids", rule_ids))
         reasons = list(v["rejudged"].get("reasons", reasons))
+    elif rec.status == "approved":  # recorded; judged again and applied once nothing else of the case is held
+        reasons = [*reasons, "approved: it is judged again and applied once nothing else of this case is held"]
     return DecisionItem(key=rec.idempotency_key, action=rec.action, args=dict(rec.args), status=rec.status,
                         rule_ids=rule_ids, reasons=reasons)
 

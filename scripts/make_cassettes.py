@@ -10,6 +10,8 @@ again after any change to the prompt and the cassettes match again:
 
     .venv/bin/python scripts/make_cassettes.py ../shared/cases evals/cassettes/answers/shared.yaml \
         evals/cassettes/shared
+    .venv/bin/python scripts/make_cassettes.py ../shared/cases-then evals/cassettes/answers/then.yaml \
+        evals/cassettes/then
     .venv/bin/python scripts/make_cassettes.py tests/agents/cassettes/cases \
         tests/agents/cassettes/answers.yaml tests/agents/cassettes
 

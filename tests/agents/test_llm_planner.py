@@ -386,6 +386,13 @@ def test_the_shared_suite_cassettes_are_in_sync_with_the_prompt() -> None:
     assert code == 0, "run scripts/make_cassettes.py ../shared/cases evals/cassettes/answers/shared.yaml ..."
 
 
+@pytest.mark.skipif(not (SHARED_CASES.parent / "cases-then").exists(), reason="../shared/cases-then is not here")
+def test_the_then_examples_cassettes_are_in_sync_with_the_prompt() -> None:
+    code = _generator().main([str(SHARED_CASES.parent / "cases-then"), str(REPO / "evals/cassettes/answers/then.yaml"),
+                              str(REPO / "evals/cassettes/then"), "--check"])
+    assert code == 0, "run scripts/make_cassettes.py ../shared/cases-then evals/cassettes/answers/then.yaml ..."
+
+
 @pytest.mark.skipif(not SHARED_CASES.exists(), reason="../shared/cases is not here")
 def test_the_shared_suite_passes_with_the_llm_planner() -> None:
     from evals.loader import load_suite
