@@ -67,10 +67,8 @@ def _run_step(engine: Engine, exception_id: str, step: Step, *, planner: Any, ch
     clock = FixedClock(step.at)
     if step.event is not None:
         apply_event(engine, step.event, step, book)
-        try:
-            from agents.replan import consume_events  # type: ignore[import-not-found,unused-ignore]
-        except ImportError as err:
-            raise StepFailed(f"the event was applied, but nothing plans again on it ({err})") from err
+        from agents.replan import consume_events
+
         consume_events(engine, clock=clock, planner=planner, checkpointer=checkpointer, book=book)
         return
     assert step.decision is not None
