@@ -273,14 +273,4 @@ def _event(engine: Engine, seq: int) -> dict[str, Any]:
         return event_dict(conn, seq)
 
 
-def withdrawn_refusal(key: str, verdict: dict[str, Any], held_now: list[tuple[str, str, dict[str, Any]]]) -> str:
-    """The 409 for a decision on a withdrawn action: what changed, and what is held now instead."""
-    why = verdict.get("withdrawn") or {}
-    now = "; ".join(f"{k} ({action} {args})" for k, action, args in held_now) or "nothing"
-    return (f"{key} was withdrawn: {why.get('summary', 'the facts changed')} (event {why.get('type')} "
-            f"#{why.get('event_id')} at {why.get('at')}); the plan was made again on the new facts. "
-            f"Held now: {now}")
-
-
-__all__ = ["REPLANNER_PREFIX", "Lag", "affected", "consume_events", "lag", "read_events", "replan_due",
-           "withdrawn_refusal"]
+__all__ = ["REPLANNER_PREFIX", "Lag", "affected", "consume_events", "lag", "read_events", "replan_due"]

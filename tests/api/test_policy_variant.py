@@ -105,7 +105,10 @@ def test_the_api_the_worker_and_the_decisions_all_run_under_the_variant(
         "decision": "edit", "actions": [{"key": held["key"], "args": {"body": short_body}}]})
     assert r.status_code == 200, r.text
     [done] = r.json()["actions"]
-    assert done["status"] == "applied" and r.json()["state"] == "resolved"
+    # The verification went out; its order is still on hold, so the exception waits for a release or a
+    # cancellation (policy.md section 1, "No order left stranded").
+    assert done["status"] == "applied" and r.json()["state"] == "awaiting_approval"
+    assert "add release_hold" in r.json()["options"]
     assert done["verdict"]["edit"]["policy_version"] == variant.version  # judged at decision time
     assert done["verdict"]["rejudged"]["policy_version"] == variant.version  # judged again on resume
     assert done["policy_version"] == variant.version

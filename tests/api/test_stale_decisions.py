@@ -39,7 +39,7 @@ def test_a_decision_on_an_item_withdrawn_by_a_re_score_is_a_409_naming_the_event
     assert r.status_code == 409, r.text
     said = r.json()["detail"]
     assert "withdrawn" in said and "order.rescored" in said and f"order {order_id} was re-scored" in said
-    assert "Held now: nothing" in said
+    assert "held now: nothing" in said  # agents.decisions says what is held instead
     after = client.get(f"/exceptions/{exc_id}", headers=as_("viewer")).json()
     assert after["state"] == "resolved"
     assert {a["action"]: a["status"] for a in after["actions"]} == {"notify_customer": "withdrawn",
