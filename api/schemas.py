@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import Path, Query
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
 
 from policies.book import BOOK
 
@@ -304,12 +304,32 @@ class ExceptionDetail(ExceptionSummary):
 # --------------------------------------------------------------------------- decisions
 
 
+def _names_by_pattern(schema: Any) -> None:
+    """Publish a map's key pattern as `propertyNames.pattern`, its values as `additionalProperties`.
+
+    Pydantic writes a constrained key as `patternProperties: {PATTERN: VALUE}`, under which a name that
+    does not match (one with a NUL) may carry anything at all: the opposite of what validation does."""
+    if isinstance(schema, list):
+        for sub in schema:
+            _names_by_pattern(sub)
+    if not isinstance(schema, dict):
+        return
+    patterns = schema.get("patternProperties")
+    if isinstance(patterns, dict) and len(patterns) == 1:
+        [(pattern, value)] = patterns.items()
+        del schema["patternProperties"]
+        schema["propertyNames"] = {**schema.get("propertyNames", {}), "pattern": pattern}
+        schema["additionalProperties"] = value
+    for sub in schema.values():
+        _names_by_pattern(sub)
+
+
 class ActionChoice(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     key: Key
     args: dict[ArgName, ArgValue] | None = Field(
-        default=None, max_length=MAX_EDIT_ARGS,
+        default=None, max_length=MAX_EDIT_ARGS, json_schema_extra=lambda schema: _names_by_pattern(schema),
         description=f"for `edit`: the arguments to change (scalars; text at most {MAX_ARG_CHARS} characters)")
 
 
@@ -321,11 +341,28 @@ Choice = Annotated[ActionChoice, BeforeValidator(_as_choice, json_schema_input_t
 """A key alone or {key, args}: read as one model, so every error names `actions.N.key` or `actions.N.args`."""
 
 
+_KEY = TypeAdapter(Key).json_schema()
+_ARGS = TypeAdapter(dict[ArgName, ArgValue]).json_schema()
+_names_by_pattern(_ARGS)
+EDIT_NEEDS_ARGS: dict[str, Any] = {
+    "if": {"properties": {"decision": {"const": "edit"}}, "required": ["decision"]},
+    "then": {"required": ["actions"], "properties": {"actions": {"items": {
+        "type": "object", "required": ["key", "args"], "additionalProperties": False,
+        "properties": {"key": _KEY, "args": {**_ARGS, "minProperties": 1, "maxProperties": MAX_EDIT_ARGS}}}}}},
+    "else": {"properties": {"actions": {"items": {"anyOf": [_KEY, {
+        "type": "object", "required": ["key"], "additionalProperties": False,
+        "properties": {"key": _KEY, "args": {"anyOf": [{"type": "null"}, {"type": "object", "maxProperties": 0}]}},
+    }]}}}},
+}
+"""What `_select` (api.decisions) enforces, published: an edit names each action with the args it changes;
+approve and reject carry no args. Without it the schema would call `{"decision": "edit"}` valid."""
+
+
 class DecisionIn(BaseModel):
     """A supervisor's decision on held actions; `actions` omitted = every held action of the exception."""
 
-    model_config = ConfigDict(extra="forbid",
-                              json_schema_extra={"examples": [{"decision": "approve", "note": "known customer"}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"decision": "approve", "note": "known customer"}], **EDIT_NEEDS_ARGS})
 
     decision: Literal["approve", "reject", "edit"]
     actions: list[Choice] | None = Field(
