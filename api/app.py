@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from api import errors
+from api import errors, openapi_doc
 from api.auth import TokenBook
 from api.routers import exceptions, orders, overview, simulator
 from api.runtime import Runtime, open_runtime
@@ -41,6 +41,7 @@ def create_app(settings: ServiceSettings | None = None, *, clock: Clock | None =
                   description="Orders, exceptions, held actions and supervisors' decisions over one OMS.",
                   dependencies=[Depends(known_query_only)])
     errors.install(app, settings.max_request_bytes)
+    openapi_doc.install(app)
     app.state.runtime = rt
     app.state.tokens = TokenBook(tokens)
     app.include_router(orders.router)

@@ -11,8 +11,9 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import Path, Query
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
 
+from agents.decisions import MAX_ADDITIONS
 from policies.book import BOOK
 
 # --------------------------------------------------------------------------- caps
@@ -304,6 +305,26 @@ class ExceptionDetail(ExceptionSummary):
 # --------------------------------------------------------------------------- decisions
 
 
+def _names_by_pattern(schema: Any) -> None:
+    """Publish a map's key pattern as `propertyNames.pattern`, its values as `additionalProperties`.
+
+    Pydantic writes a constrained key as `patternProperties: {PATTERN: VALUE}`, under which a name that
+    does not match (one with a NUL) may carry anything at all: the opposite of what validation does."""
+    if isinstance(schema, list):
+        for sub in schema:
+            _names_by_pattern(sub)
+    if not isinstance(schema, dict):
+        return
+    patterns = schema.get("patternProperties")
+    if isinstance(patterns, dict) and len(patterns) == 1:
+        [(pattern, value)] = patterns.items()
+        del schema["patternProperties"]
+        schema["propertyNames"] = {**schema.get("propertyNames", {}), "pattern": pattern}
+        schema["additionalProperties"] = value
+    for sub in schema.values():
+        _names_by_pattern(sub)
+
+
 class ActionChoice(BaseModel):
     """A held item by `key` (approve, reject, edit), or for `add` a new `action` with all its `args`."""
 
@@ -313,7 +334,7 @@ class ActionChoice(BaseModel):
     action: ArgName | None = Field(
         default=None, description="add: an action of section 7 for the exception's order")
     args: dict[ArgName, ArgValue] | None = Field(
-        default=None, max_length=MAX_EDIT_ARGS,
+        default=None, max_length=MAX_EDIT_ARGS, json_schema_extra=lambda schema: _names_by_pattern(schema),
         description=f"edit: the arguments to change; add: all the action's arguments (scalars; text at most "
                     f"{MAX_ARG_CHARS} characters)")
 
@@ -326,11 +347,38 @@ Choice = Annotated[ActionChoice, BeforeValidator(_as_choice, json_schema_input_t
 """A key alone or {key, args}: read as one model, so every error names `actions.N.key` or `actions.N.args`."""
 
 
+_KEY = TypeAdapter(Key).json_schema()
+_ARGS = TypeAdapter(dict[ArgName, ArgValue]).json_schema()
+_names_by_pattern(_ARGS)
+_ACTION = TypeAdapter(ArgName).json_schema()
+_KEY_ONLY = {"anyOf": [_KEY, {"type": "object", "required": ["key"], "additionalProperties": False, "properties": {
+    "key": _KEY, "args": {"anyOf": [{"type": "null"}, {"type": "object", "maxProperties": 0}]}}}]}
+
+
+def _when(decision: str | list[str], then: dict[str, Any]) -> dict[str, Any]:
+    const = {"const": decision} if isinstance(decision, str) else {"enum": decision}
+    return {"if": {"properties": {"decision": const}, "required": ["decision"]}, "then": then}
+
+
+DECISION_SHAPES: dict[str, Any] = {"allOf": [
+    _when("edit", {"required": ["actions"], "properties": {"actions": {"items": {
+        "type": "object", "required": ["key", "args"], "additionalProperties": False,
+        "properties": {"key": _KEY, "args": {**_ARGS, "minProperties": 1, "maxProperties": MAX_EDIT_ARGS}}}}}}),
+    _when("add", {"required": ["actions"], "properties": {"actions": {"maxItems": MAX_ADDITIONS, "items": {
+        "type": "object", "required": ["action", "args"], "additionalProperties": False,
+        "properties": {"action": _ACTION, "args": _ARGS}}}}}),
+    _when(["approve", "reject"], {"properties": {"actions": {"items": _KEY_ONLY}}}),
+]}
+"""What the decision service enforces, published: an edit names each action with the args it changes; an
+add gives each new action with its args; approve and reject carry keys alone. Without it the schema would
+call `{"decision": "edit"}` valid."""
+
+
 class DecisionIn(BaseModel):
     """A supervisor's decision on held actions; `actions` omitted = every held action of the exception."""
 
-    model_config = ConfigDict(extra="forbid",
-                              json_schema_extra={"examples": [{"decision": "approve", "note": "known customer"}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"decision": "approve", "note": "known customer"}], **DECISION_SHAPES})
 
     decision: Literal["approve", "reject", "edit", "add"]
     actions: list[Choice] | None = Field(

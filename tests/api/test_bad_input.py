@@ -316,3 +316,12 @@ def test_an_undeclared_or_repeated_query_parameter_is_a_422_naming_it(client: Te
     r = client.get(f"/exceptions?{query}", headers=as_("viewer"))
     assert r.status_code == 422, r.text
     assert r.json()["detail"][0]["loc"] == ["query", name] and r.json()["detail"][0]["type"] == kind
+
+
+def test_the_schema_publishes_query_filters_without_a_null_a_query_string_cannot_carry(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    params = [p for ops in schema["paths"].values() for op in ops.values() for p in op.get("parameters", [])
+              if p["in"] == "query"]
+    assert params and all({"type": "null"} not in p["schema"].get("anyOf", []) for p in params)
+    sku = next(p for p in schema["paths"]["/inventory"]["get"]["parameters"] if p["name"] == "sku")
+    assert sku["schema"]["type"] == "string" and sku["schema"]["maxLength"] == 64 and not sku["required"]
