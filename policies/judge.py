@@ -23,8 +23,8 @@ from core.facts import Facts, PriorAction
 from core.jsonvalue import iso
 from policies import actions as a
 from policies.book import BOOK, PolicyBook
-from policies.currency import money_text
 from policies.claims import read_claim
+from policies.currency import money_text
 from policies.messages import message_problems
 from policies.preconditions import Ledger, precondition_failure
 from policies.rules import RETURN_REASONS, BookPlan, Step, book_plan
