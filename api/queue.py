@@ -2,8 +2,9 @@
 
 The dashboard used to fetch every waiting exception with its detail and order
 and sort them in the browser session: fine for nine, eleven seconds for 183.
-Here one query ranks the waiting exceptions (held actions aggregated per
-exception: money, deadline, needs a lead) and returns one page with its
+Here one query ranks the waiting exceptions by the sums of their held
+actions (money, first deadline, needs a lead), which the store's triggers keep
+on each exception's row (migration 0003), and returns one page with its
 total; a second reads the held actions of that page only. A card
 (`queue_card`) adds what a supervisor decides from: the order, the return's
 claim and evidence, every action, and each rule id's sentence from the book.
@@ -22,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import String, and_, bindparam, case, cast, func, or_, over, update
+from sqlalchemy import and_, bindparam, case, func, or_, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -123,66 +124,43 @@ class QueueFilter:
     """A name, or "" for items nobody holds."""
 
 
-def _held_aggregate() -> Any:
-    """Per exception: held actions, their money, the first deadline, and whether any needs a lead."""
-    a = ActionRecord.__table__.c
-    amount = func.coalesce(a.args["amount_cents"].as_integer(), 0)
-    return (core_select(a.exception_id.label("exception_id"), func.count().label("held"),
-                   func.sum(amount).label("money"), func.min(a.expires_at).label("deadline"),
-                   func.max(case((a.required_role == "lead", 1), else_=0)).label("lead"))
-            .where(a.status == "held").group_by(a.exception_id).subquery("held"))
-
-
-def _cites(rule: str) -> Any:
-    """Exceptions with a held action citing `rule` (its id as a JSON string inside the verdict's rule_ids)."""
-    a = ActionRecord.__table__.c
-    return (core_select(a.exception_id).where(a.status == "held", cast(a.verdict, String).like(f'%"{rule}"%'))
-            .scalar_subquery())
-
-
 def queue_page(session: Session, f: QueueFilter, *, book: PolicyBook, now: datetime, sort: Sort, limit: int,
                offset: int) -> QueuePage:
+    """One page: the held actions' sums are on each exception's row (kept by the store's triggers), so a page
+    reads the waiting exceptions and their orders, and then the held actions of its own items only."""
     x, o = OrderException.__table__.c, Order.__table__.c
-    held = _held_aggregate()
-    money = func.coalesce(held.c.money, 0)
-    lead = func.coalesce(held.c.lead, 0)
     at_risk = case((or_(x.type.in_(AT_RISK_TYPES),
                         and_(o.status.notin_(CLOSED_ORDER_STATES), o.promised_by <= now + AT_RISK_WITHIN)), 1),
                    else_=0)
-    query = (core_select(x.id, x.type, x.state, x.order_id, o.customer_id, x.subject, x.raised_at, x.owner, x.owned_at,
-                    func.coalesce(held.c.held, 0).label("held"), money.label("money"), held.c.deadline,
-                    lead.label("lead"), at_risk.label("at_risk"), over(func.count()).label("total"))
-             .select_from(OrderException.__table__.join(Order.__table__, o.id == x.order_id)
-                          .outerjoin(held, held.c.exception_id == x.id))
-             .where(x.state == WAITING))
+    where: list[Any] = [x.state == WAITING]
     if f.types:
-        query = query.where(x.type.in_(f.types))
+        where.append(x.type.in_(f.types))
     if f.rule is not None:
-        query = query.where(x.id.in_(_cites(f.rule)))
+        where.append(x.queue_rules.like(f'%"{f.rule}"%'))
     if f.min_cents is not None:
-        query = query.where(money >= f.min_cents)
+        where.append(x.queue_cents >= f.min_cents)
     if f.max_cents is not None:
-        query = query.where(money <= f.max_cents)
+        where.append(x.queue_cents <= f.max_cents)
     if f.needs_lead is not None:
-        query = query.where(lead == (1 if f.needs_lead else 0))
+        where.append(x.queue_lead == (1 if f.needs_lead else 0))
     if f.owner is not None:
-        query = query.where(x.owner.is_(None) if f.owner == "" else x.owner == f.owner)
+        where.append(x.owner.is_(None) if f.owner == "" else x.owner == f.owner)
+    query = (core_select(x.id, x.type, x.state, x.order_id, o.customer_id, x.subject, x.raised_at, x.owner,
+                         x.owned_at, x.queue_held.label("held"), x.queue_cents.label("money"),
+                         x.queue_deadline.label("deadline"), x.queue_lead.label("lead"), at_risk.label("at_risk"))
+             .select_from(OrderException.__table__.join(Order.__table__, o.id == x.order_id)).where(*where))
     order_by: list[Any] = {
-        "urgency": [at_risk.desc(), money.desc(), x.raised_at.asc()],
-        "money": [money.desc(), x.raised_at.asc()],
+        "urgency": [at_risk.desc(), x.queue_cents.desc(), x.raised_at.asc()],
+        "money": [x.queue_cents.desc(), x.raised_at.asc()],
         "age": [x.raised_at.asc()],
-        "deadline": [case((held.c.deadline.is_(None), 1), else_=0), held.c.deadline.asc(), x.raised_at.asc()],
+        "deadline": [case((x.queue_deadline.is_(None), 1), else_=0), x.queue_deadline.asc(), x.raised_at.asc()],
     }[sort]
     rows = session.connection().execute(query.order_by(*order_by, x.id).limit(limit).offset(offset)).all()
-    total = int(rows[0].total) if rows else _total(session, query)
+    total = int(session.connection().execute(core_select(func.count()).select_from(OrderException.__table__)
+                                             .where(*where)).scalar_one())
     actions = _held_actions(session, [r.id for r in rows])
     items = [_item(r, actions.get(r.id, []), book, now) for r in rows]
     return QueuePage(items=items, total=total, limit=limit, offset=offset, sort=sort)
-
-
-def _total(session: Session, query: Any) -> int:
-    """The count when the page is empty (past the end): the window count came with no row."""
-    return int(session.connection().execute(core_select(func.count()).select_from(query.subquery())).scalar_one())
 
 
 def _held_actions(session: Session, ids: Sequence[str]) -> dict[str, list[ActionRecord]]:

@@ -257,6 +257,16 @@ class OrderException(TableModel, table=True):
     owner: str | None = Field(default=None, description="the supervisor who took it from the queue (not a worker's "
                                                         "claim): others see who holds it")
     owned_at: datetime | None = _dt(nullable=True)
+    queue_held: int = Field(default=0, sa_column_kwargs={"server_default": "0"},
+                            description="held actions; this and the queue_ columns below are kept by the store's "
+                                        "own triggers on action_record (migration 0003), whoever writes it")
+    queue_cents: int = Field(default=0, sa_column_kwargs={"server_default": "0"},
+                             description="the money the held actions would pay out")
+    queue_deadline: datetime | None = _dt(nullable=True)
+    queue_lead: int = Field(default=0, sa_column_kwargs={"server_default": "0"}, description="1: a held action "
+                                                                                             "needs a lead")
+    queue_rules: str = Field(default="", sa_column_kwargs={"server_default": ""},
+                             description="the held actions' rule_ids arrays as JSON text, comma-joined")
     resolution: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
     audit_seq: int = Field(default=0, sa_column_kwargs={"server_default": "0"},
                            description="how many entries its audit trail holds (core.audit)")
