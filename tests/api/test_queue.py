@@ -43,8 +43,8 @@ def test_pages_split_the_queue_and_count_it_whole(client: TestClient, three: dic
 
 def test_sorts_by_age_and_by_deadline_put_the_oldest_first(client: TestClient, three: dict[str, str]) -> None:
     assert [i["id"] for i in page(client, sort="age")["items"]] == [three["first"], three["second"], three["laptop"]]
-    assert [i["id"] for i in page(client, sort="deadline")["items"]][0] == three["first"]
-    assert [i["id"] for i in page(client, sort="money")["items"]][0] == three["laptop"]
+    assert page(client, sort="deadline")["items"][0]["id"] == three["first"]
+    assert page(client, sort="money")["items"][0]["id"] == three["laptop"]
 
 
 def test_filters_by_rule_amount_lead_and_type(client: TestClient, three: dict[str, str]) -> None:
