@@ -50,6 +50,14 @@ MONEY_SECTION = "M"
 # --------------------------------------------------------------------------- what crosses the boundary
 
 
+class ReturnFacts(BaseModel):
+    id: str
+    reason: str | None
+    claim: str = Field(description="the customer's own words: plain text, never markup")
+    evidence: bool
+    status: str
+
+
 class QueueItem(BaseModel):
     """One waiting exception as the queue lists it: enough to rank, filter and decide routine items."""
 
@@ -72,7 +80,20 @@ class QueueItem(BaseModel):
                                       "or is irreversible, no money rule held it, and the money is within the "
                                       "standard goodwill ceiling")
     rule_ids: list[str] = Field(description="the rules the held actions cite, in order of first mention")
+    rules: dict[str, str] = Field(description="each rule id the actions cite, with its sentence from the book")
     actions: list[ActionOut] = Field(description="the held actions")
+    note: str | None = Field(description="what the exception was raised with (a return's claim): plain text")
+    detail: dict[str, Any]
+    order_status: str
+    promised_by: datetime
+    shipping: str = Field(description="method and region")
+    captured_cents: int
+    refunded_cents: int
+    fraud_score: float
+    return_: ReturnFacts | None = Field(alias="return", serialization_alias="return",
+                                        description="the return a dispute is about: reason, claim, evidence")
+
+    model_config = {"populate_by_name": True}
 
 
 class QueuePage(BaseModel):
@@ -83,25 +104,11 @@ class QueuePage(BaseModel):
     sort: Sort
 
 
-class ReturnFacts(BaseModel):
-    id: str
-    reason: str | None
-    claim: str = Field(description="the customer's own words: plain text, never markup")
-    evidence: bool
-    status: str
-
-
 class QueueCard(QueueItem):
-    """What a supervisor decides from: the item, its order, the return's claim, every action, the rules' sentences."""
+    """The item with its whole order and every action of the exception, whatever its status."""
 
-    note: str | None
-    detail: dict[str, Any]
     order: OrderOut | None
-    return_: ReturnFacts | None = Field(alias="return", serialization_alias="return")
     all_actions: list[ActionOut] = Field(description="every action of the exception, whatever its status")
-    rules: dict[str, str] = Field(description="each rule id the actions cite, with its sentence from the book")
-
-    model_config = {"populate_by_name": True}
 
 
 class OwnerOut(BaseModel):
@@ -128,7 +135,7 @@ def queue_page(session: Session, f: QueueFilter, *, book: PolicyBook, now: datet
                offset: int) -> QueuePage:
     """One page: the held actions' sums are on each exception's row (kept by the store's triggers), so a page
     reads the waiting exceptions and their orders, and then the held actions of its own items only."""
-    x, o = OrderException.__table__.c, Order.__table__.c
+    x, o, r = OrderException.__table__.c, Order.__table__.c, Return.__table__.c
     at_risk = case((or_(x.type.in_(AT_RISK_TYPES),
                         and_(o.status.notin_(CLOSED_ORDER_STATES), o.promised_by <= now + AT_RISK_WITHIN)), 1),
                    else_=0)
@@ -147,14 +154,20 @@ def queue_page(session: Session, f: QueueFilter, *, book: PolicyBook, now: datet
         where.append(x.owner.is_(None) if f.owner == "" else x.owner == f.owner)
     query = (core_select(x.id, x.type, x.state, x.order_id, o.customer_id, x.subject, x.raised_at, x.owner,
                          x.owned_at, x.queue_held.label("held"), x.queue_cents.label("money"),
-                         x.queue_deadline.label("deadline"), x.queue_lead.label("lead"), at_risk.label("at_risk"))
-             .select_from(OrderException.__table__.join(Order.__table__, o.id == x.order_id)).where(*where))
-    order_by: list[Any] = {
+                         x.queue_deadline.label("deadline"), x.queue_lead.label("lead"), at_risk.label("at_risk"),
+                         x.note, x.detail, o.status.label("order_status"), o.promised_by, o.shipping_method,
+                         o.ship_region, o.captured_cents, o.refunded_cents, o.fraud_score,
+                         r.id.label("return_id"), r.reason.label("return_reason"), r.claim.label("return_claim"),
+                         r.evidence.label("return_evidence"), r.status.label("return_status"))
+             .select_from(OrderException.__table__.join(Order.__table__, o.id == x.order_id)
+                          .outerjoin(Return.__table__, r.id == x.return_id)).where(*where))
+    orders: dict[str, list[Any]] = {
         "urgency": [at_risk.desc(), x.queue_cents.desc(), x.raised_at.asc()],
         "money": [x.queue_cents.desc(), x.raised_at.asc()],
         "age": [x.raised_at.asc()],
         "deadline": [case((x.queue_deadline.is_(None), 1), else_=0), x.queue_deadline.asc(), x.raised_at.asc()],
-    }[sort]
+    }
+    order_by = orders[sort]
     rows = session.connection().execute(query.order_by(*order_by, x.id).limit(limit).offset(offset)).all()
     total = int(session.connection().execute(core_select(func.count()).select_from(OrderException.__table__)
                                              .where(*where)).scalar_one())
@@ -198,6 +211,10 @@ def _rule_ids(records: Sequence[ActionRecord | ActionOut]) -> list[str]:
     return list(seen)
 
 
+def _sentences(records: Sequence[ActionRecord | ActionOut]) -> dict[str, str]:
+    return {x: RULES.get(x, "") for x in _rule_ids(records)}
+
+
 def _item(r: Any, held: list[ActionRecord], book: PolicyBook, now: datetime) -> QueueItem:
     raised = utc(_dt(r.raised_at))
     money = int(r.money or 0)
@@ -207,8 +224,14 @@ def _item(r: Any, held: list[ActionRecord], book: PolicyBook, now: datetime) -> 
                      deadline=None if r.deadline is None else utc(_dt(r.deadline)),
                      needs_lead=bool(r.lead), promise_at_risk=bool(r.at_risk), owner=r.owner,
                      owned_at=None if r.owned_at is None else utc(_dt(r.owned_at)),
-                     routine=_routine(held, money, book), rule_ids=_rule_ids(held),
-                     actions=[action_out(a) for a in held])
+                     routine=_routine(held, money, book), rule_ids=_rule_ids(held), rules=_sentences(held),
+                     actions=[action_out(a) for a in held], note=r.note, detail=r.detail or {},
+                     order_status=r.order_status, promised_by=utc(_dt(r.promised_by)),
+                     shipping=f"{r.shipping_method} to {r.ship_region}", captured_cents=r.captured_cents,
+                     refunded_cents=r.refunded_cents, fraud_score=r.fraud_score,
+                     return_=None if r.return_id is None else ReturnFacts(
+                         id=r.return_id, reason=r.return_reason, claim=r.return_claim or "",
+                         evidence=bool(r.return_evidence), status=r.return_status))
 
 
 def _dt(value: datetime | str) -> datetime:
@@ -235,18 +258,21 @@ def queue_card(session: Session, exception_id: str, *, book: PolicyBook, now: da
         and utc(order.promised_by) <= now + AT_RISK_WITHIN)
     ret = session.get(Return, e.return_id) if e.return_id else None
     all_out = [action_out(r) for r in records]
-    cited = _rule_ids(all_out)
     return QueueCard(
         id=e.id, type=e.type, state=e.state, order_id=e.order_id,
         customer_id=order.customer_id if order is not None else "", subject=e.subject, raised_at=utc(e.raised_at),
         age_hours=round(max(hours_between(e.resolved_at or now, e.raised_at), 0), 4), held=len(held),
         money_cents=money, deadline=deadline, needs_lead=any(r.required_role == "lead" for r in held),
         promise_at_risk=at_risk, owner=e.owner, owned_at=None if e.owned_at is None else utc(e.owned_at),
-        routine=_routine(held, money, book), rule_ids=_rule_ids(held), actions=[action_out(r) for r in held],
-        note=e.note, detail=e.detail, order=order,
+        routine=_routine(held, money, book), rule_ids=_rule_ids(held), rules=_sentences(all_out),
+        actions=[action_out(r) for r in held], note=e.note, detail=e.detail,
+        order_status=order.status if order else "", promised_by=utc(order.promised_by if order else e.raised_at),
+        shipping=f"{order.shipping_method} to {order.ship_region}" if order else "",
+        captured_cents=order.captured_cents if order else 0, refunded_cents=order.refunded_cents if order else 0,
+        fraud_score=order.fraud_score if order else 0.0, order=order,
         return_=None if ret is None else ReturnFacts(id=ret.id, reason=ret.reason, claim=ret.claim,
                                                      evidence=ret.evidence, status=ret.status),
-        all_actions=all_out, rules={x: RULES.get(x, "") for x in cited})
+        all_actions=all_out)
 
 
 # --------------------------------------------------------------------------- owners

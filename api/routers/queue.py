@@ -29,7 +29,7 @@ def _invalid(field: str, msg: str, value: object) -> RequestValidationError:
     return RequestValidationError([{"loc": ("query", field), "msg": msg, "type": "value_error", "input": value}])
 
 
-@router.get("/queue", response_model=queue.QueuePage, responses={**INVALID},
+@router.get("/queue", response_model=queue.QueuePage, response_model_by_alias=True, responses={**INVALID},
             summary="Waiting exceptions, one page, most urgent first (or by money, age, deadline)")
 def queue_page(
     rt: RuntimeDep, session: SessionDep, principal: Reader,
