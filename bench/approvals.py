@@ -25,70 +25,23 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, insert, text, update
+from sqlalchemy import text, update
 
 from api.app import create_app
 from api.runtime import Runtime, open_runtime
 from api.settings import ServiceSettings
-from api.testing import T0, postgres_database, seed_fraud_holds, seed_shop
+from api.testing import T0, postgres_database, seed_fraud_holds, seed_shop, seed_waiting
 from api.worker import Worker
 from core.clock import VirtualClock
-from core.models import ActionRecord, Counter, Order, OrderException, OrderLine
-from policies.book import BOOK
+from core.models import Counter
 
 TARGET_P95_MS = 100.0
 OLD_CAP = 200
 SUPERVISOR = {"Authorization": "Bearer demo-supervisor"}
-TYPES = ("delay", "stockout", "fraud_hold", "return_dispute")
-ACTIONS: dict[str, list[tuple[str, dict[str, Any], list[str]]]] = {
-    "delay": [("notify_customer", {"topic": "delay"}, ["D1", "A1"]),
-              ("refund", {"reason": "shipping_fee"}, ["D3", "M2"])],
-    "stockout": [("reallocate_line", {"line_no": 1, "to_location": "DC-WEST"}, ["S1", "A1"]),
-                 ("cancel_line", {"line_no": 1}, ["S3"])],
-    "fraud_hold": [("cancel_order", {}, ["F3"]), ("refund", {"reason": "order_cancel"}, ["F3", "M5"]),
-                   ("notify_customer", {"topic": "verification"}, ["F2"])],
-    "return_dispute": [("approve_return", {}, ["R3", "A1"]), ("deny_return", {}, ["R1"])],
-}
-
-
-def seed_waiting(engine: Engine, n: int, *, rng: random.Random) -> None:
-    """`n` waiting exceptions with 1-3 held actions each, inserted in bulk (one transaction)."""
-    orders, lines, excs, actions = [], [], [], []
-    for i in range(n):
-        oid, xid, kind = f"O-Q{i:06d}", f"EX-Q{i:06d}", TYPES[i % len(TYPES)]
-        at = T0 - timedelta(minutes=rng.randrange(0, 72 * 60))
-        price = rng.choice((4_999, 12_500, 129_900))
-        orders.append({"id": oid, "customer_id": "C-1", "placed_at": at, "status": "on_hold", "ship_region": "US-NE",
-                       "ship_address_id": "A-1", "shipping_method": "standard", "fee_cents": 500,
-                       "promised_by": at + timedelta(hours=rng.randrange(12, 200)), "captured_cents": price,
-                       "refunded_cents": 0, "fraud_score": 0.5, "goodwill_given": False})
-        lines.append({"order_id": oid, "line_no": 1, "sku": "LAMP-01", "qty": 1, "unit_price_cents": price,
-                      "location": "DC-EAST", "status": "open"})
-        excs.append({"id": xid, "type": kind, "state": "awaiting_approval", "order_id": oid, "subject": oid,
-                     "detail": {}, "raised_at": at, "updated_at": at, "audit_seq": 0})
-        for k, (action, args, rules) in enumerate(ACTIONS[kind][:rng.randint(1, len(ACTIONS[kind]))]):
-            args = dict(args)
-            if action in ("refund", "approve_return"):
-                args["amount_cents"] = rng.choice((500, 2_500, 9_900, price))
-            lead = args.get("amount_cents", 0) > BOOK.money.lead_approval_over_cents
-            actions.append({
-                "exception_id": xid, "idempotency_key": f"{xid}:{k}:{action}", "action": action, "args": args,
-                "status": "held", "planner": "rules", "confidence": rng.choice((0.3, 0.85, 0.97)),
-                "rationale": "bench", "policy_version": BOOK.version, "required_role": "lead" if lead else "supervisor",
-                "verdict": {"decision": "hold", "rule_ids": rules + (["M4"] if lead else []), "reasons": []},
-                "proposed_at": at, "expires_at": at + timedelta(hours=rng.randrange(24, 96))})
-    with engine.begin() as conn:
-        conn.execute(insert(Order.__table__), orders)
-        conn.execute(insert(OrderLine.__table__), lines)
-        conn.execute(insert(OrderException.__table__), excs)
-        conn.execute(insert(ActionRecord.__table__), actions)
-
-
 def seed_real(rt: Runtime, n: int) -> list[str]:
     """`n` F3 fraud holds worked by the graph: held cancel + refund + message, decidable by a supervisor."""
     ids = seed_fraud_holds(rt.engine, n, score=0.8)
@@ -141,7 +94,7 @@ def main() -> None:
         real = seed_real(rt, real_n)
         graph_s = time.perf_counter() - started
         started = time.perf_counter()
-        seed_waiting(rt.engine, args.waiting - real_n, rng=random.Random(7))
+        seed_waiting(rt.engine, args.waiting - real_n, rng=random.Random(7), at=T0)
         bulk_s = time.perf_counter() - started
         with rt.engine.begin() as conn:  # fresh planner statistics, as autovacuum (or a day of use) leaves them
             conn.execute(text("ANALYZE"))

@@ -129,16 +129,15 @@ def test_approving_a_case_says_what_was_applied(api: LiveApi, app: OpenApp) -> N
     at = app("approvals")
     at.text_input(key=f"note_{exc_id}").input("known customer, new flat")
     at.button(key=f"approve_{exc_id}").click().run()
-    assert f"{exc_id}: approve by sam (supervisor): 1 applied; the exception is now resolved" in \
+    d = api.get(f"/exceptions/{exc_id}")
+    assert f"{exc_id}: approve by sam (supervisor): 1 applied; the exception is now {d['state']}" in \
         [s.value for s in at.success]
     assert any("notify_customer(order_id=O-000001, topic=verification): applied" in t.value for t in at.text)
-    d = api.get(f"/exceptions/{exc_id}")
-    assert d["state"] == "resolved"
     assert [(a["action"], a["status"], a["decided_by"]) for a in d["actions"]] == [
         ("notify_customer", "applied", "sam (supervisor)")]
     [audit] = [x for x in d["audit"] if x["kind"] == "decision.approve"]
     assert audit["detail"]["note"] == "known customer, new flat"
-    assert at.button(key=f"approve_{exc_id}").disabled  # decided: it leaves the queue on the next refresh
+    assert at.button(key=f"approve_{exc_id}").disabled  # nothing of it is held any more
 
 
 def test_an_approval_the_book_denies_is_shown_as_denied_with_its_rule_and_why(api: LiveApi, app: OpenApp) -> None:
@@ -190,7 +189,7 @@ def test_an_item_decided_by_someone_else_meanwhile_is_news_not_an_error(api: Liv
     assert not at.error
     [info] = [i.value for i in at.info if exc_id in i.value]
     assert "is no longer waiting for you" in info and "already decided: rejected by sol (supervisor)" in info
-    assert api.get(f"/exceptions/{exc_id}")["state"] == "rejected"
+    assert [a["status"] for a in api.get(f"/exceptions/{exc_id}")["actions"]] == ["rejected"]
 
 
 def test_a_supervisor_approving_what_needs_a_lead_is_told_so_on_the_item(api: LiveApi, app: OpenApp) -> None:
@@ -240,8 +239,8 @@ def test_bulk_approve_decides_only_the_routine_items_shown_and_counts_what_happe
     assert at.button(key="bulk_approve").label == "Approve the 2 routine items on this page"
     at.button(key="bulk_approve").click().run()
     assert "Bulk approve of 2 routine items (2 decided): 2 applied." in [s.value for s in at.success]
-    assert [api.get(f"/exceptions/{x}")["state"] for x in routine] == ["resolved", "resolved"]
-    assert api.get(f"/exceptions/{laptop}")["state"] == "awaiting_approval"
+    assert [[a["status"] for a in api.get(f"/exceptions/{x}")["actions"]] for x in routine] == [["applied"]] * 2
+    assert {a["status"] for a in api.get(f"/exceptions/{laptop}")["actions"]} == {"held"}
 
 
 def test_filters_narrow_the_queue_by_type_lead_rule_and_amount(api: LiveApi, app: OpenApp) -> None:
@@ -286,6 +285,36 @@ def test_a_viewer_sees_the_queue_but_cannot_decide(api: LiveApi, app: OpenApp) -
         assert at.button(key=key).disabled, key
     at.switch_page("screens/simulator.py").run()
     assert at.button(key="sim_start").disabled
+
+
+def test_a_reject_that_leaves_the_order_on_hold_says_what_it_waits_for_and_what_can_still_be_done(
+        api: LiveApi, app: OpenApp) -> None:
+    """Needs the decision response's `waiting_for` and `options` (issue 13 item 3, branch hdec)."""
+    exc_id = api.held(score=0.8)
+    at = app("approvals")
+    at.button(key=f"reject_{exc_id}").click().run()
+    d = api.get(f"/queue/{exc_id}")
+    assert d["state"] == "awaiting_approval" and d["order_status"] == "on_hold" and d["held"] == 0
+    assert any(w.value.startswith("Still waiting: ") and "O-000001 is on hold" in w.value for w in at.warning)
+    [options] = [x.value for x in at.caption if x.value.startswith("You can still: ")]
+    assert "add release_hold" in options and "add cancel_order" in options
+    assert cases(at) == [exc_id] and at.button(key=f"approve_{exc_id}").disabled
+
+
+def test_adding_release_hold_after_rejecting_a_fraud_cancellation_releases_the_order(
+        api: LiveApi, app: OpenApp) -> None:
+    """Needs `add` decisions and the response's `items` (issue 13 items 2 and 3, branch hdec)."""
+    exc_id = api.held(score=0.8)
+    at = app("approvals")
+    at.button(key=f"reject_{exc_id}").click().run()
+    at.selectbox(key=f"add_{exc_id}_action").select("release_hold").run()
+    assert at.text_input(key=f"add_{exc_id}_release_hold_order_id").value == "O-000001"
+    at.button(key=f"add_go_{exc_id}").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert f"{exc_id}: add by sam (supervisor): 1 applied; the exception is now resolved" in \
+        [s.value for s in at.success]
+    assert any("release_hold(order_id=O-000001): applied" in t.value for t in at.text)
+    assert api.get("/orders/O-000001")["status"] != "on_hold"
 
 
 def test_the_exception_page_shows_the_decision_and_the_audit_trail(api: LiveApi, app: OpenApp) -> None:
