@@ -175,7 +175,7 @@ def seed_waiting(engine: Engine, n: int, *, rng: random.Random, at: datetime = T
                 "status": "held", "planner": "rules", "confidence": rng.choice((0.3, 0.85, 0.97)),
                 "rationale": "bench", "policy_version": BOOK.version, "required_role": "lead" if lead else "supervisor",
                 "verdict": {"decision": "hold", "rule_ids": rules + (["M4"] if lead else []), "reasons": []},
-                "proposed_at": at, "expires_at": at + timedelta(hours=rng.randrange(24, 96))})
+                "proposed_at": at, "expires_at": base + timedelta(hours=rng.randrange(1, 72))})
     with engine.begin() as conn:
         conn.execute(insert(Order.__table__), orders)
         conn.execute(insert(OrderLine.__table__), lines)

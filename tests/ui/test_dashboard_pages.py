@@ -115,8 +115,6 @@ def test_the_queue_puts_the_item_with_more_money_first_and_sorts_by_age_on_reque
 def test_pages_hold_a_page_of_cards_and_the_next_page_the_rest(api: LiveApi, app: OpenApp) -> None:
     ids = [api.held(score=0.45, address=f"B-{n}") for n in range(11)]
     at = app("approvals")
-    assert len(cases(at)) == 11 and "**11** waiting · page 1 of 1" in texts(at)
-    at.selectbox(key="approvals_page_size").select(10).run()
     assert len(cases(at)) == 10 and "**11** waiting · page 1 of 2" in texts(at)
     at.number_input(key="approvals_page").set_value(2).run()
     assert cases(at) == [ids[-1]] and "page 2 of 2" in texts(at)
@@ -281,8 +279,9 @@ def test_a_viewer_sees_the_queue_but_cannot_decide(api: LiveApi, app: OpenApp) -
     at = app("approvals", token="demo-viewer")
     assert "You are signed in as a viewer" in at.info[0].value
     for key in (f"approve_{exc_id}", f"reject_{exc_id}", f"approve_{exc_id}_0", f"reject_{exc_id}_0",
-                f"take_{exc_id}", f"add_go_{exc_id}", "bulk_approve"):
+                f"take_{exc_id}", "bulk_approve"):
         assert at.button(key=key).disabled, key
+    assert at.toggle(key=f"add_open_{exc_id}").disabled
     at.switch_page("screens/simulator.py").run()
     assert at.button(key="sim_start").disabled
 
@@ -307,6 +306,7 @@ def test_adding_release_hold_after_rejecting_a_fraud_cancellation_releases_the_o
     exc_id = api.held(score=0.8)
     at = app("approvals")
     at.button(key=f"reject_{exc_id}").click().run()
+    at.toggle(key=f"add_open_{exc_id}").set_value(True).run()
     at.selectbox(key=f"add_{exc_id}_action").select("release_hold").run()
     assert at.text_input(key=f"add_{exc_id}_release_hold_order_id").value == "O-000001"
     at.button(key=f"add_go_{exc_id}").click().run()

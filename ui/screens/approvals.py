@@ -59,7 +59,7 @@ lead = row[5].selectbox("Lead", list(LEAD), key="approvals_lead")
 owner = row[6].selectbox("Held by", list(OWNERS), key="approvals_owner")
 nav = st.columns([1, 1, 5])
 nav[0].number_input("Page", min_value=1, step=1, key="approvals_page")
-size = int(nav[1].selectbox("Per page", PAGE_SIZES, index=1, key="approvals_page_size"))
+size = int(nav[1].selectbox("Per page", PAGE_SIZES, index=0, key="approvals_page_size"))
 filters: dict[str, Any] = {
     "sort": sort, "type": types or None, "rule": None if rule == "any" else rule,
     "min_cents": None if min_dollars is None else round(min_dollars * 100),
@@ -236,8 +236,8 @@ def card(listed: dict[str, Any]) -> None:
         if buttons[4].button("Timeline", key=f"open_{item_id}"):
             st.session_state.exception_id = item_id
             st.switch_page("screens/exception.py")
-        with st.expander("Add an action", expanded=False):
-            add_form(item, why_not)
+        if st.toggle("Add an action", key=f"add_open_{item_id}", disabled=not deciding or not waiting):
+            add_form(item, why_not)  # drawn only when asked for: a page of cards stays light
 
 
 # ---- the queue: a page, on a timer
