@@ -9,6 +9,10 @@ import pytest
 from api_helpers import as_
 from fastapi.testclient import TestClient
 
+from api.queue import routine_action
+from core.models import ActionRecord
+from policies.book import BOOK
+
 
 def page(client: TestClient, role: str = "viewer", **params: Any) -> dict[str, Any]:
     r = client.get("/queue", params=params, headers=as_(role))
@@ -132,3 +136,18 @@ def test_the_stored_sums_stay_true_whoever_writes_the_actions(client: TestClient
     after = next(i for i in page(client)["items"] if i["id"] == laptop["id"])
     assert after["money_cents"] == 0 and not after["needs_lead"] and after["held"] == laptop["held"] - 1
     _sums_agree(client)
+
+
+def test_routine_needs_the_class_threshold_and_no_money_rule_lead_or_irreversible_action() -> None:
+    """A 0.30-confidence reading (A1) is never routine, nor is anything a money rule held."""
+    def rec(action: str, confidence: float, rule_ids: list[str], role: str = "supervisor") -> ActionRecord:
+        return ActionRecord(exception_id="EX-1", idempotency_key="k", action=action, args={}, status="held",
+                            planner="rules", confidence=confidence, verdict={"rule_ids": rule_ids},
+                            policy_version="v", required_role=role)
+    assert routine_action(rec("notify_customer", 0.80, ["F2"]), BOOK)
+    assert not routine_action(rec("notify_customer", 0.79, ["F2"]), BOOK)
+    assert not routine_action(rec("approve_return", 0.30, ["R3", "A1"]), BOOK)
+    assert not routine_action(rec("approve_return", 0.95, ["R3", "A1"]), BOOK)  # the judge's reading held it
+    assert not routine_action(rec("store_credit", 0.99, ["D3", "M2"]), BOOK)
+    assert not routine_action(rec("refund", 0.99, ["D3"], role="lead"), BOOK)
+    assert not routine_action(rec("release_hold", 0.99, ["F1"]), BOOK)
