@@ -204,6 +204,8 @@ def card(listed: dict[str, Any]) -> None:
         elif deadline.state == "soon":
             st.warning(f"The hold expires in {humanize(deadline.left)} ({when(item['deadline'])}): unanswered, it "
                        "escalates and nothing is applied.")
+        elif deadline.state == "none":
+            st.caption("Nothing is held: no deadline runs (see what it waits for, and add an action).")
         else:
             st.caption(f"Deadline {when(item['deadline'])} (in {humanize(deadline.left)})")
         left, right = st.columns([1, 2])
