@@ -9,7 +9,7 @@ from fastapi import Depends, FastAPI
 
 from api import errors, openapi_doc
 from api.auth import TokenBook
-from api.routers import exceptions, orders, overview, simulator
+from api.routers import exceptions, orders, overview, queue, simulator
 from api.runtime import Runtime, open_runtime
 from api.settings import TOKENS_HELP, ServiceSettings
 from api.strict_query import known_query_only
@@ -48,4 +48,5 @@ def create_app(settings: ServiceSettings | None = None, *, clock: Clock | None =
     app.include_router(exceptions.router)
     app.include_router(overview.router)
     app.include_router(simulator.router)
+    app.include_router(queue.router)
     return app

@@ -9,19 +9,32 @@ PostgreSQL is an error, never a reason to skip.
 from __future__ import annotations
 
 import os
+import random
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 from sqlmodel import Session
 
 from core.exceptions import raise_exception
-from core.models import Customer, Inventory, Lane, Location, Order, OrderLine, Product
+from core.models import (
+    ActionRecord,
+    Customer,
+    Inventory,
+    Lane,
+    Location,
+    Order,
+    OrderException,
+    OrderLine,
+    Product,
+)
 from core.store import UnitOfWork
+from policies.book import BOOK
 
 PG_ADMIN = os.environ.get("TOWER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -120,6 +133,54 @@ def seed_fraud_holds(engine: Engine, count: int, *, score: float = 0.1, at: date
                                        detail={"fraud_score": score}).id)
         uow.commit()
     return ids
+
+
+WAITING_TYPES = ("delay", "stockout", "fraud_hold", "return_dispute")
+"""What `seed_waiting` holds per exception type: actions with their arguments and the rule ids that held them."""
+WAITING_ACTIONS: dict[str, list[tuple[str, dict[str, Any], list[str]]]] = {
+    "delay": [("notify_customer", {"topic": "delay"}, ["D1", "A1"]),
+              ("refund", {"reason": "shipping_fee"}, ["D3", "M2"])],
+    "stockout": [("reallocate_line", {"line_no": 1, "to_location": "DC-WEST"}, ["S1", "A1"]),
+                 ("cancel_line", {"line_no": 1}, ["S3"])],
+    "fraud_hold": [("cancel_order", {}, ["F3"]), ("refund", {"reason": "order_cancel"}, ["F3", "M5"]),
+                   ("notify_customer", {"topic": "verification"}, ["F2"])],
+    "return_dispute": [("approve_return", {}, ["R3", "A1"]), ("deny_return", {}, ["R1"])],
+}
+
+
+def seed_waiting(engine: Engine, n: int, *, rng: random.Random, at: datetime = T0) -> None:
+    """`n` waiting exceptions (raised up to 3 days before `at`) with 1-3 held actions each, shaped as the judge
+    writes them, inserted in bulk in one transaction: a queue of thousands in seconds, not through the graph."""
+    base = at
+    orders, lines, excs, actions = [], [], [], []
+    for i in range(n):
+        oid, xid, kind = f"O-Q{i:06d}", f"EX-Q{i:06d}", WAITING_TYPES[i % len(WAITING_TYPES)]
+        at = base - timedelta(minutes=rng.randrange(0, 72 * 60))
+        price = rng.choice((4_999, 12_500, 129_900))
+        orders.append({"id": oid, "customer_id": "C-1", "placed_at": at, "status": "on_hold", "ship_region": "US-NE",
+                       "ship_address_id": "A-1", "shipping_method": "standard", "fee_cents": 500,
+                       "promised_by": at + timedelta(hours=rng.randrange(12, 200)), "captured_cents": price,
+                       "refunded_cents": 0, "fraud_score": 0.5, "goodwill_given": False})
+        lines.append({"order_id": oid, "line_no": 1, "sku": "LAMP-01", "qty": 1, "unit_price_cents": price,
+                      "location": "DC-EAST", "status": "open"})
+        excs.append({"id": xid, "type": kind, "state": "awaiting_approval", "order_id": oid, "subject": oid,
+                     "detail": {}, "raised_at": at, "updated_at": at, "audit_seq": 0})
+        for k, (action, args, rules) in enumerate(WAITING_ACTIONS[kind][:rng.randint(1, len(WAITING_ACTIONS[kind]))]):
+            args = dict(args)
+            if action in ("refund", "approve_return"):
+                args["amount_cents"] = rng.choice((500, 2_500, 9_900, price))
+            lead = args.get("amount_cents", 0) > BOOK.money.lead_approval_over_cents
+            actions.append({
+                "exception_id": xid, "idempotency_key": f"{xid}:{k}:{action}", "action": action, "args": args,
+                "status": "held", "planner": "rules", "confidence": rng.choice((0.3, 0.85, 0.97)),
+                "rationale": "bench", "policy_version": BOOK.version, "required_role": "lead" if lead else "supervisor",
+                "verdict": {"decision": "hold", "rule_ids": rules + (["M4"] if lead else []), "reasons": []},
+                "proposed_at": at, "expires_at": base + timedelta(hours=rng.randrange(1, 72))})
+    with engine.begin() as conn:
+        conn.execute(insert(Order.__table__), orders)
+        conn.execute(insert(OrderLine.__table__), lines)
+        conn.execute(insert(OrderException.__table__), excs)
+        conn.execute(insert(ActionRecord.__table__), actions)
 
 
 def worker_command(url: str, worker_id: str, *, lease: float | None = None, exit_when_idle: bool = True) -> list[str]:

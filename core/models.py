@@ -235,7 +235,8 @@ class OrderException(TableModel, table=True):
     """An exception the OMS raised: the unit of work for the agents and supervisors."""
 
     __tablename__ = "exceptions"
-    __table_args__ = (Index("ix_exceptions_state_raised", "state", "raised_at"),)
+    __table_args__ = (Index("ix_exceptions_state_raised", "state", "raised_at"),
+                      Index("ix_exceptions_state_owner", "state", "owner"))
     id: str = Field(primary_key=True)
     type: str = Field(index=True)
     state: str = Field(default=ExceptionState.open)
@@ -253,6 +254,19 @@ class OrderException(TableModel, table=True):
     resolved_at: datetime | None = _dt(nullable=True)
     claimed_by: str | None = None
     claimed_at: datetime | None = _dt(nullable=True)
+    owner: str | None = Field(default=None, description="the supervisor who took it from the queue (not a worker's "
+                                                        "claim): others see who holds it")
+    owned_at: datetime | None = _dt(nullable=True)
+    queue_held: int = Field(default=0, sa_column_kwargs={"server_default": "0"},
+                            description="held actions; this and the queue_ columns below are kept by the store's "
+                                        "own triggers on action_record (migration 0003), whoever writes it")
+    queue_cents: int = Field(default=0, sa_column_kwargs={"server_default": "0"},
+                             description="the money the held actions would pay out")
+    queue_deadline: datetime | None = _dt(nullable=True)
+    queue_lead: int = Field(default=0, sa_column_kwargs={"server_default": "0"}, description="1: a held action "
+                                                                                             "needs a lead")
+    queue_rules: str = Field(default="", sa_column_kwargs={"server_default": ""},
+                             description="the held actions' rule_ids arrays as JSON text, comma-joined")
     resolution: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
     audit_seq: int = Field(default=0, sa_column_kwargs={"server_default": "0"},
                            description="how many entries its audit trail holds (core.audit)")
@@ -311,6 +325,7 @@ class ActionRecord(TableModel, table=True):
     """One proposed action of one exception, its verdict, and what came of it."""
 
     __tablename__ = "action_record"
+    __table_args__ = (Index("ix_action_record_status_exception", "status", "exception_id"),)
     id: int | None = Field(default=None, primary_key=True)
     exception_id: str = Field(foreign_key="exceptions.id", index=True)
     idempotency_key: str = Field(unique=True)

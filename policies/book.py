@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from policies.currency import money_text
+
 
 class _Book(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -177,7 +179,8 @@ RULES: dict[str, str] = {
     "M1": "Refundable = captured - refunded; no refund may exceed it (section 2).",
     "M2": "Goodwill ceiling per exception by tier; over it is held, not cut (section 2).",
     "M3": "Abuse guard: 3+ refunds or returns in 90 days holds goodwill and approve_return (section 2).",
-    "M4": "A single refund, credit or approve_return over 100,000 needs a lead (section 2).",
+    "M4": f"A single refund, credit or approve_return over {money_text(Money().lead_approval_over_cents)} needs a lead "
+          "(section 2).",
     "M5": "Cancelling refunds the customer's own money: the order's refundable, or the line's value.",
     "D1": "Delay of 12 h or more: tell the customer, with the ETA of the applied plan.",
     "D2": "Not yet left: reroute to the cheapest option that has the ATP, meets the promise, within cap.",

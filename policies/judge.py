@@ -24,6 +24,7 @@ from core.jsonvalue import iso
 from policies import actions as a
 from policies.book import BOOK, PolicyBook
 from policies.claims import read_claim
+from policies.currency import money_text
 from policies.messages import message_problems
 from policies.preconditions import Ledger, precondition_failure
 from policies.rules import RETURN_REASONS, BookPlan, Step, book_plan
@@ -329,7 +330,8 @@ class _Judge:
             total = self.goodwill_auto + args["amount_cents"]
             if total > ceiling:
                 holds.append("M2")
-                reasons.append(f"M2: goodwill {total} would pass the {self.f.customer.tier} ceiling {ceiling}")
+                reasons.append(f"M2: goodwill {money_text(total)} would pass the {self.f.customer.tier} ceiling "
+                               f"{money_text(ceiling)}")
             if self.f.customer.refunds_90d >= money.abuse_refunds_90d or \
                     self.f.customer.returns_90d >= money.abuse_returns_90d:
                 holds.append("M3")
@@ -344,7 +346,8 @@ class _Judge:
             reasons.append(f"A1: confidence {confidence:.2f} below the {threshold:.2f} threshold")
         lead = action in PAYOUTS and args["amount_cents"] > money.lead_approval_over_cents
         if lead:
-            reasons.append(f"M4: {args['amount_cents']} is over {money.lead_approval_over_cents}: a lead approves")
+            reasons.append(f"M4: {money_text(args['amount_cents'])} is over "
+                           f"{money_text(money.lead_approval_over_cents)}: a lead approves")
         rules = [*step.rule_ids, *holds, *(["M4"] if lead else [])]
         if approved:
             assert self.approval is not None

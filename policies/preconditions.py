@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from core.facts import Facts
 from policies import actions as a
 from policies.book import BOOK, PolicyBook
+from policies.currency import money_text
 
 
 class Ledger:
@@ -134,7 +135,8 @@ def _refund(x: a.Refund, f: Facts, ledger: Ledger, book: PolicyBook) -> str | Fa
     if x.amount_cents <= 0:
         return Failure("a refund must be more than 0", "M1")
     if x.amount_cents > refundable:
-        return Failure(f"refund of {x.amount_cents} exceeds the refundable {refundable} (M1)", "M1")
+        return Failure(f"refund of {money_text(x.amount_cents)} exceeds the refundable {money_text(refundable)} (M1)",
+                       "M1")
     cancelled = f.order.status == "cancelled" or ledger.order_cancelled
     if x.reason == "order_cancel" and not cancelled:
         return Failure("an order_cancel refund needs the order cancelled first (M5)", "M5")
@@ -170,9 +172,10 @@ def _approve(x: a.ApproveReturn, f: Facts, ledger: Ledger, book: PolicyBook) -> 
         return problem
     refundable = _refundable(f, ledger)
     if x.amount_cents < 0:
-        return f"an approved amount cannot be negative ({x.amount_cents})"
+        return f"an approved amount cannot be negative ({money_text(x.amount_cents)})"
     if x.amount_cents > refundable:
-        return Failure(f"approving {x.amount_cents} exceeds the refundable {refundable} (R8)", "R8")
+        return Failure(f"approving {money_text(x.amount_cents)} exceeds the refundable {money_text(refundable)} (R8)",
+                       "R8")
     return None
 
 

@@ -43,13 +43,14 @@ class ApiError(Exception):
         return str(self.detail)
 
 
-OutcomeKind = Literal["decided", "already_decided", "forbidden", "refused_edit", "failed"]
+OutcomeKind = Literal["decided", "already_decided", "forbidden", "refused_edit", "failed", "noted"]
 
 
 @dataclass(frozen=True)
 class Outcome:
     """What became of a decision: `decided` (200), `already_decided` (409), `forbidden` (403),
-    `refused_edit` (422, with the policy's errors), `failed` (anything else)."""
+    `refused_edit` (422, with the policy's errors), `failed` (anything else); `noted` (not a decision: an item
+    taken or given back)."""
 
     kind: OutcomeKind
     message: str
@@ -120,6 +121,20 @@ class TowerClient:
     def inventory(self, **filters: Any) -> list[dict[str, Any]]:
         return self.get("/inventory", limit=500, **filters)["items"]  # type: ignore[no-any-return]
 
+    def queue(self, *, limit: int = 20, offset: int = 0, **filters: Any) -> dict[str, Any]:
+        """One page of the approvals queue, sorted and filtered by the server."""
+        return self.get("/queue", limit=limit, offset=offset, **filters)  # type: ignore[no-any-return]
+
+    def card(self, exception_id: str) -> dict[str, Any]:
+        return self.get(f"/queue/{exception_id}")  # type: ignore[no-any-return]
+
+    def take(self, exception_id: str) -> dict[str, Any]:
+        """Take an item as mine; ApiError 409 names whoever holds it."""
+        return self._json("PUT", f"/queue/{exception_id}/owner")  # type: ignore[no-any-return]
+
+    def give_back(self, exception_id: str) -> dict[str, Any]:
+        return self._json("DELETE", f"/queue/{exception_id}/owner")  # type: ignore[no-any-return]
+
     def simulator(self) -> dict[str, Any]:
         return self.get("/simulator")  # type: ignore[no-any-return]
 
@@ -138,7 +153,7 @@ class TowerClient:
         return self._json("POST", "/simulator/runs",  # type: ignore[no-any-return]
                           json={"scenario": scenario, "orders": orders, "seed": seed, "pace": pace})
 
-    def decide(self, exception_id: str, decision: Literal["approve", "reject", "edit"], *,
+    def decide(self, exception_id: str, decision: Literal["approve", "reject", "edit", "add"], *,
                actions: list[str] | list[dict[str, Any]] | None = None, note: str | None = None) -> Outcome:
         body: dict[str, Any] = {"decision": decision}
         if actions is not None:
@@ -152,8 +167,7 @@ class TowerClient:
         detail = _detail(r) if r.status_code >= 400 else None
         if r.status_code == 200:
             out = r.json()
-            return Outcome("decided", f"{exception_id}: {decision} recorded by {out['decided_by']}; "
-                                      f"now {out['state']}", result=out)
+            return Outcome("decided", said(exception_id, out), result=out)
         if r.status_code == 409:
             return Outcome("already_decided", f"{exception_id} is no longer waiting for you: {detail}")
         if r.status_code == 403:
@@ -163,6 +177,31 @@ class TowerClient:
             return Outcome("refused_edit", f"{exception_id}: " + "; ".join(str(e.get("msg")) for e in errors),
                            errors=errors)
         return Outcome("failed", f"{exception_id}: {r.status_code} {detail}")
+
+
+def decided_items(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each item the decision touched with its status after it took effect: the response's `items`, or, from an
+    API without them, the decided keys' records among its `actions` (their status after the decision, too)."""
+    if isinstance(result.get("items"), list):
+        return list(result["items"])
+    keys = set(result.get("decided") or [])
+    return [a for a in result.get("actions") or [] if a.get("key") in keys]
+
+
+def tally(items: list[dict[str, Any]]) -> dict[str, int]:
+    """How many items ended in each status, in the order statuses first appear."""
+    out: dict[str, int] = {}
+    for item in items:
+        out[str(item.get("status"))] = out.get(str(item.get("status")), 0) + 1
+    return out
+
+
+def said(exception_id: str, result: dict[str, Any]) -> str:
+    """One sentence of what happened, never of what was asked: '... 1 applied, 1 denied; the exception is now X'."""
+    counts = tally(decided_items(result))
+    what = ", ".join(f"{n} {status}" for status, n in counts.items()) or "nothing changed"
+    return (f"{exception_id}: {result.get('decision')} by {result.get('decided_by')}: {what}; "
+            f"the exception is now {result.get('state')}")
 
 
 def _detail(r: httpx.Response) -> Any:

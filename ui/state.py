@@ -13,7 +13,7 @@ DEFAULTS: dict[str, Any] = {
     "flash": [],  # (kind, message) shown once at the top of the next page drawn
     "exception_id": "",  # the exception the Exception page shows
     "order_id": "",  # the order the Orders page shows
-    "item_msgs": {},  # approvals item id -> (kind, message, errors) of a refused decision, shown on the item
+    "outcomes": {},  # approvals item id -> the Outcome of the last decision on it, drawn on its card
 }
 
 

@@ -207,7 +207,7 @@ def test_cancelling_an_order_needs_no_shipment_delivered(status: str, shipments:
 
 @pytest.mark.parametrize(("amount", "refunded", "failure"), [
     (5_000, 0, None), (4_000, 1_000, None), (1, 0, None),
-    (4_001, 1_000, Failure("refund of 4001 exceeds the refundable 4000 (M1)", "M1")),
+    (4_001, 1_000, Failure("refund of $40.01 exceeds the refundable $40.00 (M1)", "M1")),
     (0, 0, Failure("a refund must be more than 0", "M1")), (-1, 0, Failure("a refund must be more than 0", "M1")),
 ])
 def test_a_refund_is_more_than_0_and_at_most_the_refundable(amount: int, refunded: int,
@@ -221,9 +221,9 @@ def test_earlier_payouts_of_the_batch_use_up_the_refundable() -> None:
     ledger.refunded_cents = 3_000
     assert check("refund", facts(), ledger, order_id="O-1", amount_cents=2_000, reason="goodwill") is None
     assert check("refund", facts(), ledger, order_id="O-1", amount_cents=2_001, reason="goodwill") == Failure(
-        "refund of 2001 exceeds the refundable 2000 (M1)", "M1")
+        "refund of $20.01 exceeds the refundable $20.00 (M1)", "M1")
     assert check("approve_return", facts(returns=(_return("open"),)), ledger, return_id="R-1",
-                 amount_cents=2_001) == Failure("approving 2001 exceeds the refundable 2000 (R8)", "R8")
+                 amount_cents=2_001) == Failure("approving $20.01 exceeds the refundable $20.00 (R8)", "R8")
 
 
 @pytest.mark.parametrize(("reason", "status", "ledger", "failure"), [
@@ -279,8 +279,8 @@ def _return(status: str) -> ReturnFacts:
 
 @pytest.mark.parametrize(("status", "amount", "failure"), [
     ("open", 5_000, None), ("disputed", 0, None),
-    ("open", 5_001, Failure("approving 5001 exceeds the refundable 5000 (R8)", "R8")),
-    ("open", -1, Failure("an approved amount cannot be negative (-1)")),
+    ("open", 5_001, Failure("approving $50.01 exceeds the refundable $50.00 (R8)", "R8")),
+    ("open", -1, Failure("an approved amount cannot be negative (-$0.01)")),
     ("approved", 1_000, Failure("return R-1 is already approved")),
     ("denied", 1_000, Failure("return R-1 is already denied")),
 ])
@@ -323,7 +323,7 @@ def test_precondition_problem_is_the_failures_text_and_a_failure_cites_p7_unless
     spent.refunded_cents = 4_500
     refund = a.parse_args("refund", {"order_id": "O-1", "amount_cents": 600, "reason": "goodwill"})
     assert precondition_problem(refund, facts()) is None
-    assert precondition_problem(refund, facts(), spent) == "refund of 600 exceeds the refundable 500 (M1)"
+    assert precondition_problem(refund, facts(), spent) == "refund of $6.00 exceeds the refundable $5.00 (M1)"
 
 
 def test_a_fresh_ledger_has_used_up_nothing() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -81,50 +82,102 @@ def test_the_overview_counts_open_exceptions_and_auto_resolutions(api: LiveApi, 
     assert {c.key for c in at.get("plotly_chart")} >= {"overview_open_chart", "overview_raised_chart"}
 
 
-def test_the_queue_shows_the_proposal_its_rules_and_that_a_lead_is_needed(api: LiveApi, app: OpenApp) -> None:
+def cases(at: AppTest) -> list[str]:
+    """The items on the page, in order, by their whole-case Approve buttons."""
+    return [b.key.removeprefix("approve_") for b in at.button if re.fullmatch(r"approve_EX-\d+", b.key)]
+
+
+def test_the_queue_shows_the_proposal_each_rule_with_its_sentence_and_that_a_lead_is_needed(
+        api: LiveApi, app: OpenApp) -> None:
     laptop = api.held(score=0.8, sku="LAPTOP-14")
     at = app("approvals")
     page = texts(at)
-    assert f"**{laptop}** · fraud_hold" in page and "needs a lead" in page
+    assert f"**{laptop}** · fraud_hold" in page and "needs a lead" in page and "$1,304.00" in page
     assert "refund(order_id=O-000001, amount=$1,304.00, reason=order_cancel)" in page
-    assert "M4: 130400 is over 100000: a lead approves" in page
-    assert "score 0.80: held, proposing F4 (F3)" in page and "confidence **1.00**" in page
-    assert "Hold expires 2026-03-03 08:00" in page
+    assert "M4: $1,304.00 is over $1,000.00: a lead approves" in page
+    assert "F3: Score 0.70 to 0.90: the case is held, proposing what F4 would apply." in page
+    assert "M4: A single refund, credit or approve_return over $1,000.00 needs a lead (section 2)." in page
+    assert "confidence 1.00 (meets its class's 0.95)" in page
+    assert "Deadline 2026-03-03 08:00" in page and "routine" not in page
+    assert "1** waiting · page 1 of 1" in page
 
 
-def test_the_queue_puts_the_item_with_more_money_first(api: LiveApi, app: OpenApp) -> None:
+def test_the_queue_puts_the_item_with_more_money_first_and_sorts_by_age_on_request(
+        api: LiveApi, app: OpenApp) -> None:
     message_only = api.held(score=0.45)
     with_refund = api.held(score=0.8)
     at = app("approvals")
-    order = [b.key for b in at.button if b.key.startswith("approve_")]
-    assert order == [f"approve_{with_refund}", f"approve_{message_only}"]
+    assert cases(at) == [with_refund, message_only]
+    at.selectbox(key="approvals_sort").select("age").run()
+    assert cases(at) == [message_only, with_refund]
 
 
-def test_approving_an_item_applies_it_and_records_the_supervisor(api: LiveApi, app: OpenApp) -> None:
+def test_pages_hold_a_page_of_cards_and_the_next_page_the_rest(api: LiveApi, app: OpenApp) -> None:
+    ids = [api.held(score=0.45, address=f"B-{n}") for n in range(11)]
+    at = app("approvals")
+    assert len(cases(at)) == 10 and "**11** waiting · page 1 of 2" in texts(at)
+    at.number_input(key="approvals_page").set_value(2).run()
+    assert cases(at) == [ids[-1]] and "page 2 of 2" in texts(at)
+    at.selectbox(key="approvals_page_size").select(20).run()
+    assert len(cases(at)) == 11 and "page 1 of 1" in texts(at)  # page 2 no longer exists: the last page shows
+
+
+def test_approving_a_case_says_what_was_applied(api: LiveApi, app: OpenApp) -> None:
     exc_id = api.held(score=0.45)
     at = app("approvals")
     at.text_input(key=f"note_{exc_id}").input("known customer, new flat")
     at.button(key=f"approve_{exc_id}").click().run()
-    # The verification went out; the order is still on hold, so the exception waits for a release or a cancel.
-    assert any("approve recorded by sam (supervisor); now awaiting_approval" in s.value for s in at.success)
     d = api.get(f"/exceptions/{exc_id}")
-    assert d["state"] == "awaiting_approval"
+    assert f"{exc_id}: approve by sam (supervisor): 1 applied; the exception is now {d['state']}" in \
+        [s.value for s in at.success]
+    assert any("notify_customer(order_id=O-000001, topic=verification): applied" in t.value for t in at.text)
+    assert d["state"] == "awaiting_approval"  # the verification went out; the order is still on hold
     assert [(a["action"], a["status"], a["decided_by"]) for a in d["actions"]] == [
         ("notify_customer", "applied", "sam (supervisor)")]
     [audit] = [x for x in d["audit"] if x["kind"] == "decision.approve"]
     assert audit["detail"]["note"] == "known customer, new flat"
     assert f"open_{exc_id}" in [b.key for b in at.button]  # still in the queue: its order waits for a release
+    assert at.button(key=f"approve_{exc_id}").disabled  # nothing of it is held any more
 
 
-def test_rejecting_with_a_note_rejects_every_item_and_the_held_order_keeps_it_waiting(
-        api: LiveApi, app: OpenApp) -> None:
+def test_an_approval_the_book_denies_is_shown_as_denied_with_its_rule_and_why(api: LiveApi, app: OpenApp) -> None:
+    """The facts changed while the card was open (the order was refunded in full meanwhile): approving the held
+    refund is judged again and denied; the card says so, never "approved"."""
+    exc_id = api.held(score=0.8)  # F3 on a lamp: cancel + refund + message, a supervisor's
+    at = app("approvals")
+    with api.runtime.engine.begin() as conn:
+        conn.execute(text("UPDATE orders SET refunded_cents = captured_cents WHERE id = 'O-000001'"))
+    at.button(key=f"approve_{exc_id}").click().run()
+    d = api.get(f"/exceptions/{exc_id}")
+    refund = next(a for a in d["actions"] if a["action"] == "refund")
+    assert refund["status"] == "denied"
+    [warning] = [w.value for w in at.warning if exc_id in w.value]
+    assert "denied" in warning and "approved" not in warning and f"now {d['state']}" in warning
+    shown = "\n".join(t.value for t in at.text)
+    assert f"refund(order_id=O-000001, amount=$54.99, reason=order_cancel): denied ({', '.join(refund['rule_ids'])}" \
+        in shown
+
+
+def test_one_item_of_a_case_is_rejected_alone_and_the_rest_stays_held(api: LiveApi, app: OpenApp) -> None:
+    exc_id = api.held(score=0.8)
+    at = app("approvals")
+    n = [a["action"] for a in api.get(f"/queue/{exc_id}")["actions"]].index("notify_customer")
+    at.button(key=f"reject_{exc_id}_{n}").click().run()
+    d = api.get(f"/queue/{exc_id}")
+    assert [a["action"] for a in d["actions"]] == ["cancel_order", "refund"] and d["state"] == "awaiting_approval"
+    assert any(f"{exc_id}: reject by sam (supervisor): 1 rejected" in s.value for s in at.success)
+    assert cases(at) == [exc_id] and len([b for b in at.button if b.key.startswith(f"approve_{exc_id}_")]) == 2
+
+
+def test_rejecting_with_a_note_shows_the_state_the_api_reports(api: LiveApi, app: OpenApp) -> None:
     exc_id = api.held(score=0.8)
     at = app("approvals")
     at.text_input(key=f"note_{exc_id}").input("customer called, the order is genuine")
     at.button(key=f"reject_{exc_id}").click().run()
     d = api.get(f"/exceptions/{exc_id}")
     assert d["state"] == "awaiting_approval"  # no order left stranded: release or cancel it
-    assert {a["status"] for a in d["actions"]} == {"rejected"}
+    assert {a["status"] for a in d["actions"] if a["action"] != "release_hold"} == {"rejected"}
+    assert any(f"3 rejected; the exception is now {d['state']}" in m.value for m in [*at.success, *at.warning])
     assert {x["detail"]["note"] for x in d["audit"] if x["kind"] == "decision.reject"} == {
         "customer called, the order is genuine"}
 
@@ -138,6 +191,7 @@ def test_an_item_decided_by_someone_else_meanwhile_is_news_not_an_error(api: Liv
     [info] = [i.value for i in at.info if exc_id in i.value]
     assert "is no longer waiting for you" in info and "already decided: rejected by sol (supervisor)" in info
     assert api.get(f"/exceptions/{exc_id}")["state"] == "awaiting_approval"  # its order is still on hold
+    assert [a["status"] for a in api.get(f"/exceptions/{exc_id}")["actions"]] == ["rejected"]
 
 
 def test_a_supervisor_approving_what_needs_a_lead_is_told_so_on_the_item(api: LiveApi, app: OpenApp) -> None:
@@ -148,63 +202,123 @@ def test_a_supervisor_approving_what_needs_a_lead_is_told_so_on_the_item(api: Li
     assert api.get(f"/exceptions/{exc_id}")["decisions"] == []
 
 
-def test_an_edit_the_policy_denies_shows_its_rule_and_reason_inline(api: LiveApi, app: OpenApp) -> None:
+def test_an_edit_typed_in_dollars_the_policy_denies_shows_its_rule_and_reason_in_dollars(
+        api: LiveApi, app: OpenApp) -> None:
     exc_id = api.held(score=0.8, sku="LAPTOP-14")
     at = app("approvals", token="demo-lead")
     n = list(held_keys(api, exc_id)).index("refund")
-    at.number_input(key=f"edit_{exc_id}_{n}_amount_cents").set_value(999_999)
-    at.button(key=f"edit_approve_{exc_id}").click().run()
+    assert at.number_input(key=f"edit_{exc_id}_{n}_amount").value == 1_304.00
+    at.number_input(key=f"edit_{exc_id}_{n}_amount").set_value(9_999.99)
+    at.button(key=f"edit_approve_{exc_id}_{n}").click().run()
     [error] = [e.value for e in at.error]
-    assert error.startswith("Edit refused (P7, M1)") and "exceeds the refundable 130400" in error
+    assert error.startswith("Refused (P7, M1)") and "refund of $9,999.99 exceeds the refundable $1,304.00" in error
     assert api.get(f"/exceptions/{exc_id}")["decisions"] == []
 
 
-def test_an_edit_within_the_policy_is_judged_again_then_the_rest_approved(api: LiveApi, app: OpenApp) -> None:
+def test_an_edit_in_dollars_is_sent_as_cents_judged_again_and_then_the_rest_approved(
+        api: LiveApi, app: OpenApp) -> None:
     exc_id = api.held(score=0.8)
     at = app("approvals")
     n = list(held_keys(api, exc_id)).index("refund")
-    at.number_input(key=f"edit_{exc_id}_{n}_amount_cents").set_value(4_000)
-    at.button(key=f"edit_approve_{exc_id}").click().run()
+    at.number_input(key=f"edit_{exc_id}_{n}_amount").set_value(40.00)
+    at.button(key=f"edit_approve_{exc_id}_{n}").click().run()
+    assert not at.error, [e.value for e in at.error]
+    at.button(key=f"approve_{exc_id}").click().run()
     assert not at.error, [e.value for e in at.error]
     d = api.get(f"/exceptions/{exc_id}")
     assert d["state"] == "resolved"
     refund = next(a for a in d["actions"] if a["action"] == "refund")
     assert refund["status"] == "applied" and refund["args"]["amount_cents"] == 4_000
     assert {x["key"]: x["edited"] for x in d["decisions"]}[refund["key"]] is True
+    assert any("refund(order_id=O-000001, amount=$40.00, reason=order_cancel): applied" in t.value for t in at.text)
 
 
-def test_bulk_approve_decides_only_the_routine_items_shown(api: LiveApi, app: OpenApp) -> None:
+def test_bulk_approve_decides_only_the_routine_items_shown_and_counts_what_happened(
+        api: LiveApi, app: OpenApp) -> None:
     routine = [api.held(score=0.45), api.held(score=0.45, customer="C-2")]
     laptop = api.held(score=0.8, sku="LAPTOP-14")
     at = app("approvals")
-    assert at.button(key="bulk_approve").label == "Approve all 2 routine items shown"
+    assert at.button(key="bulk_approve").label == "Approve the 2 routine items on this page"
     at.button(key="bulk_approve").click().run()
-    assert any("Approved 2 routine items" in s.value for s in at.success)
-    assert [api.get(f"/exceptions/{x}")["state"] for x in routine] == ["resolved", "resolved"]
-    assert api.get(f"/exceptions/{laptop}")["state"] == "awaiting_approval"
+    assert "Bulk approve of 2 routine items (2 decided): 2 applied." in [s.value for s in at.success]
+    assert [[a["status"] for a in api.get(f"/exceptions/{x}")["actions"]] for x in routine] == [["applied"]] * 2
+    assert {a["status"] for a in api.get(f"/exceptions/{laptop}")["actions"]} == {"held"}
 
 
-def test_filters_narrow_the_queue_by_type_and_lead(api: LiveApi, app: OpenApp) -> None:
+def test_filters_narrow_the_queue_by_type_lead_rule_and_amount(api: LiveApi, app: OpenApp) -> None:
     small = api.held(score=0.45)
     laptop = api.held(score=0.8, sku="LAPTOP-14")
     at = app("approvals")
     at.selectbox(key="approvals_lead").select("needs a lead").run()
-    assert [b.key for b in at.button if b.key.startswith("approve_")] == [f"approve_{laptop}"]
+    assert cases(at) == [laptop]
     at.selectbox(key="approvals_lead").select("any")
-    at.toggle(key="approvals_routine_only").set_value(True).run()
-    assert [b.key for b in at.button if b.key.startswith("approve_")] == [f"approve_{small}"]
+    at.selectbox(key="approvals_rule").select("F2").run()
+    assert cases(at) == [small]
+    at.selectbox(key="approvals_rule").select("any")
+    at.number_input(key="approvals_min").set_value(1_000.0).run()
+    assert cases(at) == [laptop]
+    at.number_input(key="approvals_min").set_value(None)
     at.multiselect(key="approvals_types").select("delay").run()
     assert "Nothing is waiting for a decision." in [s.value for s in at.success]
+
+
+def test_a_supervisor_takes_an_item_and_another_sees_who_holds_it(api: LiveApi, app: OpenApp) -> None:
+    mine = api.held(score=0.45)
+    other = api.held(score=0.45, address="A-8")
+    at = app("approvals")
+    at.button(key=f"take_{mine}").click().run()
+    assert f"{mine}: taken by sam (supervisor)" in [i.value for i in at.info]
+    assert at.button(key=f"take_{mine}").label == "Give back"
+    at.selectbox(key="approvals_owner").select("mine").run()
+    assert cases(at) == [mine]
+    sol = app("approvals", token="demo-supervisor-2")
+    assert "held by sam (supervisor)" in texts(sol) and sol.button(key=f"take_{mine}").disabled
+    assert not sol.button(key=f"take_{other}").disabled
+    at.button(key=f"take_{mine}").click().run()
+    assert api.get(f"/queue/{mine}")["owner"] is None
 
 
 def test_a_viewer_sees_the_queue_but_cannot_decide(api: LiveApi, app: OpenApp) -> None:
     exc_id = api.held(score=0.45)
     at = app("approvals", token="demo-viewer")
     assert "You are signed in as a viewer" in at.info[0].value
-    for key in (f"approve_{exc_id}", f"reject_{exc_id}", f"edit_approve_{exc_id}", "bulk_approve"):
+    for key in (f"approve_{exc_id}", f"reject_{exc_id}", f"approve_{exc_id}_0", f"reject_{exc_id}_0",
+                f"take_{exc_id}", "bulk_approve"):
         assert at.button(key=key).disabled, key
+    assert at.toggle(key=f"add_open_{exc_id}").disabled
     at.switch_page("screens/simulator.py").run()
     assert at.button(key="sim_start").disabled
+
+
+def test_a_reject_that_leaves_the_order_on_hold_says_what_it_waits_for_and_what_can_still_be_done(
+        api: LiveApi, app: OpenApp) -> None:
+    """Needs the decision response's `waiting_for` and `options` (issue 13 item 3, branch hdec)."""
+    exc_id = api.held(score=0.8)
+    at = app("approvals")
+    at.button(key=f"reject_{exc_id}").click().run()
+    d = api.get(f"/queue/{exc_id}")
+    assert d["state"] == "awaiting_approval" and d["order_status"] == "on_hold" and d["held"] == 0
+    assert any(w.value.startswith("Still waiting: ") and "O-000001 is on hold" in w.value for w in at.warning)
+    [options] = [x.value for x in at.caption if x.value.startswith("You can still: ")]
+    assert "add release_hold" in options and "add cancel_order" in options
+    assert cases(at) == [exc_id] and at.button(key=f"approve_{exc_id}").disabled
+
+
+def test_adding_release_hold_after_rejecting_a_fraud_cancellation_releases_the_order(
+        api: LiveApi, app: OpenApp) -> None:
+    """Needs `add` decisions and the response's `items` (issue 13 items 2 and 3, branch hdec)."""
+    exc_id = api.held(score=0.8)
+    at = app("approvals")
+    at.button(key=f"reject_{exc_id}").click().run()
+    at.toggle(key=f"add_open_{exc_id}").set_value(True).run()
+    at.selectbox(key=f"add_{exc_id}_action").select("release_hold").run()
+    assert at.text_input(key=f"add_{exc_id}_release_hold_order_id").value == "O-000001"
+    at.button(key=f"add_go_{exc_id}").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert f"{exc_id}: add by sam (supervisor): 1 applied; the exception is now resolved" in \
+        [s.value for s in at.success]
+    assert any("release_hold(order_id=O-000001): applied" in t.value for t in at.text)
+    assert api.get("/orders/O-000001")["status"] != "on_hold"
 
 
 def test_the_exception_page_shows_the_decision_and_the_audit_trail(api: LiveApi, app: OpenApp) -> None:
