@@ -363,7 +363,8 @@ def _when(decision: str | list[str], then: dict[str, Any]) -> dict[str, Any]:
 DECISION_SHAPES: dict[str, Any] = {"allOf": [
     _when("edit", {"required": ["actions"], "properties": {"actions": {"type": "array", "items": {
         "type": "object", "required": ["key", "args"], "additionalProperties": False,
-        "properties": {"key": _KEY, "args": {**_ARGS, "minProperties": 1, "maxProperties": MAX_EDIT_ARGS}}}}}}),
+        "properties": {"key": _KEY,
+                       "args": {**_ARGS, "minProperties": 1, "maxProperties": MAX_EDIT_ARGS}}}}}}),
     _when("add", {"required": ["actions"], "properties": {"actions": {"type": "array", "maxItems": MAX_ADDITIONS, "items": {
         "type": "object", "required": ["action", "args"], "additionalProperties": False,
         "properties": {"action": _ACTION, "args": _ARGS}}}}}),
