@@ -243,11 +243,8 @@ class Bot:
         held = [a for a in got.json()["actions"] if a["status"] == "held"]
         if not held:  # a fraud hold left waiting with its order on hold: release or cancel it
             if got.json()["state"] == "awaiting_approval" and got.json()["type"] == "fraud_hold":
-                order = got.json()["order_id"]
-                add = "release_hold" if self.rng.random() < 0.7 else "cancel_order"
-                args = {"order_id": order, **({"reason": "fraud"} if add == "cancel_order" else {})}
-                self._decide(http, exc_id, ("soak-supervisor-token-0001",
-                                            {"decision": "add", "actions": [{"action": add, "args": args}]}))
+                release = {"action": "release_hold", "args": {"order_id": got.json()["order_id"]}}
+                self._decide(http, exc_id, ("soak-supervisor-token-0001", {"decision": "add", "actions": [release]}))
             return
         bodies = [self._body(held) for _ in range(2 if self.rng.random() < 0.15 else 1)]
         if len(bodies) == 1:

@@ -175,6 +175,8 @@ def test_a_supervisor_approves_one_item_and_rejects_another_in_the_browser(stack
             one(page, f".st-key-approve_{approved} button").click()
             expect(page.get_by_text(f"{approved}: approve by sam (supervisor): 1 applied")).to_be_visible()
             expect(one(page, f".st-key-item_{approved}")).to_contain_text("topic=verification): applied")
+            # still waiting: the verification went out, but its order is on hold until released or cancelled
+            expect(page.locator(f".st-key-item_{approved}")).to_have_count(1)
 
             note = one(page, f".st-key-note_{rejected} input")
             note.fill("called the customer: not their order")
@@ -185,6 +187,7 @@ def test_a_supervisor_approves_one_item_and_rejects_another_in_the_browser(stack
             expect(reject).to_be_enabled()
             reject.click()
             expect(page.get_by_text(f"{rejected}: reject by sam (supervisor): 1 rejected")).to_be_visible()
+            expect(page.locator(f".st-key-item_{rejected}")).to_have_count(1)  # likewise
             expect(page.locator(f".st-key-item_{untouched}")).to_be_visible()
             page.screenshot(path=SCREENSHOTS / "approvals-after.png", full_page=True)
 
@@ -195,7 +198,8 @@ def test_a_supervisor_approves_one_item_and_rejects_another_in_the_browser(stack
                     box = page.locator('input[aria-label="Exception id"]')
                     box.fill(rejected)
                     box.press("Enter")
-                    expect(page.get_by_text(f"{rejected} · fraud_hold · ")).to_be_visible()
+                    # its verification rejected, the order is still on hold: it waits for a release or a cancel
+                    expect(page.get_by_text(f"{rejected} · fraud_hold · awaiting_approval")).to_be_visible()
                 if name == "Orders":
                     expect(page.get_by_text("orders; the first")).to_be_visible()
                 page.wait_for_timeout(1_500)  # charts and tables draw after the text
@@ -207,10 +211,12 @@ def test_a_supervisor_approves_one_item_and_rejects_another_in_the_browser(stack
             browser.close()
 
     done = stack.get(f"/exceptions/{approved}")
+    assert done["state"] == "awaiting_approval"  # the verification went out; the order is still on hold
     assert [(a["action"], a["status"], a["decided_by"]) for a in done["actions"]] == [
         ("notify_customer", "applied", "sam (supervisor)")]
     assert [(d["decided_by"], d["role"]) for d in done["decisions"]] == [("sam (supervisor)", "supervisor")]
     no = stack.get(f"/exceptions/{rejected}")
+    assert no["state"] == "awaiting_approval"
     assert [(a["status"], a["decided_by"]) for a in no["actions"]] == [("rejected", "sam (supervisor)")]
     assert [x["detail"]["note"] for x in no["audit"] if x["kind"] == "decision.reject"] == [
         "called the customer: not their order"]

@@ -241,7 +241,9 @@ def test_bulk_approve_decides_only_the_routine_items_shown_and_counts_what_happe
     assert at.button(key="bulk_approve").label == "Approve the 2 routine items on this page"
     at.button(key="bulk_approve").click().run()
     assert "Bulk approve of 2 routine items (2 decided): 2 applied." in [s.value for s in at.success]
-    assert [[a["status"] for a in api.get(f"/exceptions/{x}")["actions"]] for x in routine] == [["applied"]] * 2
+    for x in routine:  # the verifications went out; the orders are still on hold, so the exceptions wait on
+        d = api.get(f"/exceptions/{x}")
+        assert d["state"] == "awaiting_approval" and [a["status"] for a in d["actions"]] == ["applied"]
     assert {a["status"] for a in api.get(f"/exceptions/{laptop}")["actions"]} == {"held"}
 
 
@@ -324,12 +326,15 @@ def test_adding_release_hold_after_rejecting_a_fraud_cancellation_releases_the_o
 def test_the_exception_page_shows_the_decision_and_the_audit_trail(api: LiveApi, app: OpenApp) -> None:
     exc_id = api.held(score=0.45)
     assert api.decide(exc_id, "supervisor", decision="approve", note="ok").status_code == 200
+    order = api.get(f"/exceptions/{exc_id}")["order_id"]
+    assert api.decide(exc_id, "supervisor", decision="add", note="verified",  # the order is released: it closes
+                      actions=[{"action": "release_hold", "args": {"order_id": order}}]).status_code == 200
     at = app("approvals")
     at.session_state["exception_id"] = exc_id
     at.switch_page("screens/exception.py").run()
     assert at.subheader[0].value == f"{exc_id} · fraud_hold · resolved"
     decisions = frame(at, "exception_decisions")
-    assert list(decisions["decided by"]) == ["sam (supervisor)"]
+    assert list(decisions["decided by"]) == ["sam (supervisor)", "sam (supervisor)"]
     timeline = frame(at, "exception_timeline")
     assert {"exception.raised", "decision.approve", "exception.resolved"} <= set(timeline["what"])
     at.toggle(key="exception_audit_only").set_value(True).run()
