@@ -365,7 +365,8 @@ DECISION_SHAPES: dict[str, Any] = {"allOf": [
         "type": "object", "required": ["key", "args"], "additionalProperties": False,
         "properties": {"key": _KEY,
                        "args": {**_ARGS, "minProperties": 1, "maxProperties": MAX_EDIT_ARGS}}}}}}),
-    _when("add", {"required": ["actions"], "properties": {"actions": {"type": "array", "maxItems": MAX_ADDITIONS, "items": {
+    _when("add", {"required": ["actions"], "properties": {"actions": {
+        "type": "array", "maxItems": MAX_ADDITIONS, "items": {
         "type": "object", "required": ["action", "args"], "additionalProperties": False,
         "properties": {"action": _ACTION, "args": _ARGS}}}}}),
     _when(["approve", "reject"], {"properties": {"actions": {"items": _KEY_ONLY}}}),
