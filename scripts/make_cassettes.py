@@ -12,8 +12,13 @@ again after any change to the prompt and the cassettes match again:
         evals/cassettes/shared
     .venv/bin/python scripts/make_cassettes.py ../shared/cases-then evals/cassettes/answers/then.yaml \
         evals/cassettes/then
+    .venv/bin/python scripts/make_cassettes.py evals/suites/then evals/cassettes/answers/suite-then.yaml \
+        evals/cassettes/suite-then
     .venv/bin/python scripts/make_cassettes.py tests/agents/cassettes/cases \
         tests/agents/cassettes/answers.yaml tests/agents/cassettes
+
+A case with `then` steps is run whole, as `tower eval run` runs it: its events plan it again through the
+outbox's consumer, and every model call (the first plan, then each re-plan) takes the next reply, in order.
 
 `--check` writes nothing and exits 1 when a cassette is missing or stale.
 `--policy FILE` makes them for a policy book variant (the prompt carries the
@@ -137,18 +142,38 @@ def build_cassette(case: Case, replies: Sequence[Any], model: str = MODEL, book:
 
     planner = LLMPlanner(settings(model), book=book,
                          http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
-    with suppress(PlannerFailure):  # a hostile answer (malformed twice) ends here: that is the point of it
-        planner.plan(facts)
+    if case.then:  # its events plan it again: every call of the whole run, first plan and re-plans, in order
+        run_whole(case, planner, book)
+    else:
+        with suppress(PlannerFailure):  # a hostile answer (malformed twice) ends here: that is the point of it
+            planner.plan(facts)
     if len(requests) != len(replies):
         raise RuntimeError(f"case {case.id}: the planner made {len(requests)} calls, the answers give {len(replies)}")
     text = serialize({"requests": requests, "responses": responses}, yamlserializer)
     return HEADER.format(case_id=case.id, prompt=prompt_id(book), model=model) + text
 
 
+def run_whole(case: Case, planner: LLMPlanner, book: PolicyBook) -> Any:
+    """Run a case with `then` steps as `tower eval run` does (the re-plans its events call for ask the model too)."""
+    from agents.planners.scripted import ScriptedPlanner
+    from evals.loader import LoadedCase
+    from evals.runner import default_work, run_case
+
+    used: Any = planner if case.proposals is None else ScriptedPlanner(case.proposals, then=planner)
+    return run_case(LoadedCase(path=ROOT / f"{case.id}.json", case=case), work=default_work(),
+                    planner_for=lambda _item: used, book=book)
+
+
 def replay_check(case: Case, out_dir: Path, model: str = MODEL, book: PolicyBook = BOOK) -> None:
     """Replay the written cassette through vcrpy exactly as an eval does; raises when it does not play."""
     planner = LLMPlanner.from_settings(cassette_dir=out_dir, case_id=case.id, model=model, base_url=DEFAULT_BASE_URL,
                                        api_key=None, temperature=0.0, seed=7, max_completion_tokens=2000, book=book)
+    if case.then:
+        result = run_whole(case, planner, book)
+        unplayed = [f for f in result.failures if "cassette" in f.lower() or "planner" in f.lower()]
+        if unplayed:
+            raise RuntimeError(f"case {case.id}: the cassette does not replay: {unplayed}")
+        return
     with suppress(PlannerFailure):
         planner.plan(case_facts(case, book))
 

@@ -29,6 +29,8 @@ if [ -d ../shared/cases-then ]; then
 fi
 echo "== tower eval run evals/suites/then (the project's own cases that go on: events re-plan through the consumer)" >&2
 .venv/bin/tower eval run evals/suites/then --report artifacts/eval-then.json
+.venv/bin/tower eval run evals/suites/then --planner llm --cassettes evals/cassettes/suite-then \
+  --report artifacts/eval-then-llm.json
 if [ -d ../shared/cases-proposals ]; then
   echo "== tower eval run ../shared/cases-proposals (scripted planners: the judge against careless or hostile plans)" >&2
   .venv/bin/tower eval run ../shared/cases-proposals --report artifacts/eval-shared-proposals.json

@@ -393,6 +393,14 @@ def test_the_then_examples_cassettes_are_in_sync_with_the_prompt() -> None:
     assert code == 0, "run scripts/make_cassettes.py ../shared/cases-then evals/cassettes/answers/then.yaml ..."
 
 
+def test_the_then_suite_cassettes_are_in_sync_with_the_prompt() -> None:
+    """The project's then suite: its cassettes hold the re-plans' calls too, so a change to the facts a re-plan
+    sees (not only to the prompt) makes them stale."""
+    code = _generator().main([str(REPO / "evals/suites/then"), str(REPO / "evals/cassettes/answers/suite-then.yaml"),
+                              str(REPO / "evals/cassettes/suite-then"), "--check"])
+    assert code == 0, "run scripts/make_cassettes.py evals/suites/then evals/cassettes/answers/suite-then.yaml ..."
+
+
 @pytest.mark.skipif(not SHARED_CASES.exists(), reason="../shared/cases is not here")
 def test_the_shared_suite_passes_with_the_llm_planner() -> None:
     from evals.loader import load_suite
