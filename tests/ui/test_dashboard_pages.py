@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select, update
 from streamlit.testing.v1 import AppTest
 from ui_helpers import LiveApi, as_
 
-from core.models import ActionRecord, OrderException
+from core.models import ActionRecord, OrderException, Shipment
 
 PAGES = ("overview", "approvals", "exception", "orders", "policy", "simulator", "evals")
 OpenApp = Callable[..., AppTest]
@@ -500,3 +500,62 @@ def test_claims_bodies_and_rationales_are_drawn_as_text_never_as_markdown(api: L
         wanted = {"approvals": ("why: ", "body: "), "exception": ("claim: ",)}[name]
         for prefix in wanted:
             assert prefix + HOSTILE in plain, (name, prefix, plain)
+
+
+def _held_delay(api: LiveApi) -> tuple[str, str]:
+    """An express order 30 h late in transit for C-2 (standard tier): D1's notice goes, D3's 60.00 fee refund is
+    over the 50.00 ceiling and waits. Returns the delay exception and its shipment."""
+    from api.testing import T0
+    from core.services import CarrierUpdate, carrier_update, dispatch_shipment, pick_shipment
+
+    rt = api.runtime
+    promised = T0 + timedelta(days=2)
+    body = {"customer_id": "C-2", "ship_region": "US-NE", "ship_address_id": "A-2", "shipping_method": "express",
+            "fee_cents": 6_000, "promised_by": promised.isoformat(), "lines": [{"sku": "LAMP-01", "qty": 1}],
+            "fraud_score": 0.05}
+    r = httpx.post(f"{api.url}/orders", json=body, headers=as_("agent"), timeout=30)
+    assert r.status_code == 201, r.text
+    with Session(rt.engine) as s:
+        [shipment_id] = s.exec(select(Shipment.id)).all()
+    assert pick_shipment(rt.engine, shipment_id, at=T0).picked
+    dispatch_shipment(rt.engine, shipment_id, at=T0)
+    out = carrier_update(rt.engine, shipment_id, CarrierUpdate(status="in_transit", eta=promised + timedelta(hours=30)),
+                         at=T0 + timedelta(hours=1), rules=rt.rules)
+    [exc_id] = out.exceptions
+    from api.worker import Worker
+
+    Worker(rt, worker_id="ui-test-worker").drain()
+    statuses = {a["action"]: a["status"] for a in api.get(f"/exceptions/{exc_id}")["actions"]}
+    assert statuses == {"notify_customer": "applied", "refund": "held"}, statuses
+    return exc_id, shipment_id
+
+
+def test_a_plan_withdrawn_by_a_delivery_while_the_card_is_open_is_not_approved(api: LiveApi, app: OpenApp) -> None:
+    """The card was drawn with the refund held; the parcel is then delivered 14 h late (no D3 any more), the
+    consumer plans the case again and withdraws the refund; Approve on the open card gets the 409 and says what
+    changed and what is held now, never 'approved'."""
+    from api.testing import T0
+    from api.worker import Worker
+    from core.services import CarrierUpdate, carrier_update
+
+    exc_id, shipment_id = _held_delay(api)
+    at = app("approvals")
+    assert cases(at) == [exc_id] and "refund(order_id=" in texts(at)
+    rt = api.runtime
+    delivered = T0 + timedelta(days=2, hours=14)
+    rt.clock.set(delivered)  # type: ignore[attr-defined]
+    carrier_update(rt.engine, shipment_id, CarrierUpdate(status="delivered"), at=delivered, rules=rt.rules)
+    assert Worker(rt, worker_id="ui-test-consumer").consume() > 0
+    [refund] = [a for a in api.get(f"/exceptions/{exc_id}")["actions"] if a["action"] == "refund"]
+    assert refund["status"] == "withdrawn"
+    at.button(key=f"approve_{exc_id}").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = texts(at)
+    [said] = [i.value for i in at.info if exc_id in i.value]
+    assert "was withdrawn by the shipment.delivered event" in said, said
+    assert f"shipment {shipment_id} was delivered" in said and "held now: nothing" in said, said
+    assert "approved" not in shown.lower().replace("not approved", ""), shown
+    assert [s.value for s in at.success] == ["Nothing is waiting for a decision."]  # the queue, not the decision
+    after = api.get(f"/exceptions/{exc_id}")  # the click changed nothing: still withdrawn, nothing paid
+    assert after["state"] == "resolved"
+    assert {a["action"]: a["status"] for a in after["actions"]} == {"notify_customer": "applied", "refund": "withdrawn"}
