@@ -33,6 +33,10 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/policy"): EVERYONE,
     ("GET", "/simulator"): EVERYONE,
     ("POST", "/simulator/runs"): {"supervisor", "lead"},
+    ("GET", "/queue"): EVERYONE,
+    ("GET", "/queue/{exception_id}"): EVERYONE,
+    ("PUT", "/queue/{exception_id}/owner"): {"supervisor", "lead"},
+    ("DELETE", "/queue/{exception_id}/owner"): {"supervisor", "lead"},
 }
 
 

@@ -15,6 +15,7 @@ The app is built at import on an in-memory store, because schemathesis' lazy fix
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import schemathesis
@@ -29,8 +30,10 @@ from api.testing import T0, seed_shop
 from api.worker import Worker
 from core.clock import VirtualClock
 
-BOUNDS = {"max_examples": 60, "deadline": None, "suppress_health_check": list(HealthCheck)}
-"""Per operation and phase; fuzzing is the phase that takes max_examples (examples and coverage run theirs)."""
+BOUNDS = {"max_examples": 60, "deadline": None, "suppress_health_check": list(HealthCheck),
+          "derandomize": not os.environ.get("TOWER_FUZZ_EXPLORE")}
+"""Per operation and phase; fuzzing is the phase that takes max_examples (examples and coverage run theirs).
+Derandomized, so CI gives the same answer every run; TOWER_FUZZ_EXPLORE=1 draws new inputs each run."""
 
 
 HELD = [{"fraud_score": 0.45, "ship_address_id": "A-9"},  # F2 holds a verification message (a supervisor's)

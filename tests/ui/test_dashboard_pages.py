@@ -154,8 +154,9 @@ def test_an_approval_the_book_denies_is_shown_as_denied_with_its_rule_and_why(ap
     [warning] = [w.value for w in at.warning if exc_id in w.value]
     assert "denied" in warning and "approved" not in warning and f"now {d['state']}" in warning
     shown = "\n".join(t.value for t in at.text)
-    assert f"refund(order_id=O-000001, amount=$54.99, reason=order_cancel): denied ({', '.join(refund['rule_ids'])}" \
-        in shown
+    # denied where the effect happens: the tool's precondition (P7) on the money rule M1, with its reason in dollars
+    assert "refund(order_id=O-000001, amount=$54.99, reason=order_cancel): denied (P7, M1: " in shown
+    assert "exceeds the refundable $0.00" in shown
 
 
 def test_one_item_of_a_case_is_rejected_alone_and_the_rest_stays_held(api: LiveApi, app: OpenApp) -> None:
