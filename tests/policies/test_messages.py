@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from policy_world import PROMISED, Case, World_, add_shipment, customer, delay_case, hours, proposal, set_method
@@ -204,3 +205,72 @@ def test_every_message_check_is_linear_in_the_body(name: str) -> None:
     started = time.perf_counter()
     message_problems(body, customer_email="dana@example.com", eta=ETA, is_foreign_ref=lambda _r: True, book=book)
     assert time.perf_counter() - started < 10.0, name  # ~0.5 s here; loose for loaded CI cores, minutes if quadratic
+
+
+# --- what each problem says, and the edges of dates and amounts ---------------------------------------
+
+
+@pytest.mark.parametrize(("body", "eta", "amounts", "problems"), [
+    (" \n ", ETA, (), ["the body is empty"]),
+    ("We refunded $20.00.", ETA, (1_500,), ["the body quotes 20.00, which is not an amount applied"]),
+    ("It arrives on 2026-03-12.", None, (), ["the body promises a date (2026-03-12) but the action has no ETA"]),
+    ("It arrives on 2026-03-11.", ETA, (),
+     ["the body promises 2026-03-11 23:59, earlier than the ETA 2026-03-12 18:00"]),
+])
+def test_each_problem_says_what_is_wrong_with_the_body(body: str, eta: datetime | None, amounts: tuple[int, ...],
+                                                       problems: list[str]) -> None:
+    assert _problems(body, eta=eta, amounts=amounts) == problems
+
+
+@pytest.mark.parametrize(("body", "cents"), [("Reembolsamos R$ 15,50.", 1_550), ("Reembolsamos R$ 1.500,00.", 150_000),
+                                             ("Reembolsamos 15,5 reais.", 1_550)])
+def test_an_amount_with_a_decimal_comma_is_read_as_what_it_says(body: str, cents: int) -> None:
+    assert _problems(body, amounts=(cents,)) == []
+    assert _problems(body) == [f"the body quotes {cents / 100:.2f}, which is not an amount applied"]
+
+
+LATE_ETA = datetime(2026, 3, 12, 23, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("body", ["It arrives on 2026-03-12.", "It arrives on March 12, 2026.",
+                                  "Chega em 12 de março de 2026.", "Chega em 12/03/2026."])
+def test_a_date_alone_promises_the_whole_day_even_when_the_eta_is_late_that_day(body: str) -> None:
+    assert _problems(body, eta=LATE_ETA) == []
+
+
+@pytest.mark.parametrize(("body", "earlier"), [("2026-03-12 23:29", True), ("2026-03-12 23:30", False),
+                                               ("2026-03-12 23:59", False)])
+def test_a_time_promises_that_minute(body: str, earlier: bool) -> None:
+    assert bool(_problems(f"It arrives at {body} UTC.", eta=LATE_ETA)) is earlier
+
+
+@pytest.mark.parametrize("seconds", [0.25, 59.999])
+def test_a_time_is_compared_with_the_etas_minute_whatever_its_seconds(seconds: float) -> None:
+    eta = datetime(2026, 3, 12, 18, 0, tzinfo=UTC) + timedelta(seconds=seconds)
+    assert _problems("It arrives at 2026-03-12 18:00 UTC.", eta=eta) == []
+    assert _problems("It arrives at 2026-03-12 17:59 UTC.", eta=eta)
+
+
+@pytest.mark.parametrize("body", ["Not on February 30, 2026 but on March 11, 2026.", "Not 2026-02-30 but 2026-03-11.",
+                                  "Não em 30 de fevereiro de 2026, mas em 11 de março de 2026."])
+def test_an_impossible_date_does_not_hide_the_dates_after_it(body: str) -> None:
+    assert _problems(body) == ["the body promises 2026-03-11 23:59, earlier than the ETA 2026-03-12 18:00"]
+
+
+@pytest.fixture(params=["<-03>3", "<+14>-14", "<+000030>-00:00:30"])
+def machine_zone(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The process's local time zone set to another than UTC (the last one's offset is not a whole minute)."""
+    monkeypatch.setenv("TZ", request.param)
+    time.tzset()
+    yield request.param
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_the_eta_is_read_in_utc_whatever_the_machines_time_zone(machine_zone: str) -> None:
+    just_after_midnight = datetime(2026, 3, 12, 1, 0, tzinfo=UTC)
+    assert _problems("It arrives on 2026-03-11.", eta=just_after_midnight)
+    assert _problems("It arrives on 2026-03-12.", eta=just_after_midnight) == []
+    late_in_a_minute = datetime(2026, 3, 12, 17, 59, 45, tzinfo=UTC)
+    assert _problems("It arrives at 2026-03-12 17:59 UTC.", eta=late_in_a_minute) == []
+    assert _problems("It arrives at 2026-03-12 17:58 UTC.", eta=late_in_a_minute)
