@@ -8,6 +8,7 @@ consumes), clicks the card's buttons, waits for the text the card draws, then as
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,9 @@ from ui_helpers import as_, place
 from api.runtime import Runtime, open_runtime
 from api.settings import ServiceSettings
 from core.models import Shipment
+
+REFRESH_SECONDS = 15
+"""ui/screens/approvals.py's queue timer (that module is a Streamlit page: importing it would draw it)."""
 
 pytestmark = pytest.mark.browser
 
@@ -63,10 +67,11 @@ def approvals(stack: Stack, request: pytest.FixtureRequest) -> Iterator[Callable
 
         try:
             yield open_
-        finally:  # what the page showed last, pass or fail
+        finally:  # what the page showed last, pass or fail (never masking the failure itself)
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=SCREENSHOTS / f"flow-{request.node.name.removeprefix('test_')[:60]}.png",
-                            full_page=True)
+            with contextlib.suppress(Exception):
+                page.screenshot(path=SCREENSHOTS / f"flow-{request.node.name.removeprefix('test_')[:60]}.png",
+                                full_page=True)
             browser.close()
 
 
@@ -203,9 +208,11 @@ def test_a_plan_withdrawn_by_a_delivery_while_the_card_is_open_is_not_approved_i
     page = approvals()
     card = page.locator(f".st-key-item_{exc_id}")
     expect(card).to_contain_text("refund(order_id=")
+    drawn = time.monotonic()
     carrier_update(store.engine, shipment_id, CarrierUpdate(status="delivered"),
                    at=promised + timedelta(hours=14), rules=store.rules)
     until(f"{exc_id}'s refund withdrawn", lambda: statuses(stack, exc_id).get("refund") == "withdrawn", stack)
+    assert time.monotonic() - drawn < REFRESH_SECONDS, "the queue's timer may have redrawn the card before the click"
     one(page, f".st-key-approve_{exc_id} button").click()
     said = card.get_by_text(f"{exc_id} is no longer waiting for you")
     expect(said).to_contain_text("was withdrawn by the shipment.delivered event")
