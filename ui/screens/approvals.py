@@ -96,7 +96,8 @@ def show_outcome(item_id: str, outcome: Outcome) -> None:
     if waiting_for := result.get("waiting_for"):
         st.warning(f"Still waiting: {waiting_for}")
     if options := result.get("options"):
-        st.caption("You can still: " + "; ".join(str(o) for o in options))
+        # the service's bare "add" is "add any other action of section 7": said so, not as a dangling verb
+        st.caption("You can still: " + "; ".join("add another action" if o == "add" else str(o) for o in options))
 
 
 def facts(item: dict[str, Any]) -> None:
