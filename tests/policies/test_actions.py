@@ -104,3 +104,7 @@ def test_canonical_args_hold_a_person_edit_to_strict_json() -> None:
         a.canonical_args("reroute_shipment", flag, strict=True)
     with pytest.raises(ValueError, match=r"^reroute_shipment: reship: "):
         a.canonical_args("reroute_shipment", flag)  # StrictBool either way
+    stamp = {"order_id": "O-1", "sku": "S-1", "qty": 1, "expected_at": 1764900000}
+    assert a.canonical_args("backorder_line", stamp)["expected_at"] == "2025-12-05T02:00:00Z"
+    with pytest.raises(ValueError, match=r"^backorder_line: expected_at: "):
+        a.canonical_args("backorder_line", stamp, strict=True)  # a time is ISO text in a person's edit
