@@ -19,7 +19,7 @@ from api.holds import stamp_deadlines
 from api.leases import Heartbeat
 from api.queries import actions_of
 from api.runtime import Runtime
-from api.schemas import DecisionIn, DecisionItem, DecisionOut
+from api.schemas import DecisionIn, DecisionOut
 
 __all__ = ["RESUMER_PREFIX", "DecisionRefused", "decide", "request_of"]
 
@@ -79,6 +79,5 @@ def decide(rt: Runtime, exception_id: str, body: DecisionIn, principal: Principa
     return DecisionOut(exception_id=exception_id, decision=out.decision, decided=out.decided,
                        decided_by=out.decided_by, resumed=out.resumed, state=out.state, actions=actions,
                        resume_error=out.resume_error,
-                       items=[DecisionItem(key=i.key, action=i.action, args=i.args, status=i.status,
-                                           rule_ids=i.rule_ids, reasons=i.reasons) for i in out.items],
+                       items=out.items,
                        waiting_for=out.waiting_for, options=out.options)

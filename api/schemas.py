@@ -13,7 +13,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from fastapi import Path, Query
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
 
-from agents.decisions import MAX_ADDITIONS
+from agents.decisions import MAX_ADDITIONS, DecisionItem
 from policies.book import BOOK
 
 # --------------------------------------------------------------------------- caps
@@ -389,17 +389,6 @@ class DecisionIn(BaseModel):
                     "for `add`, 1-20 {action, args}")
     note: str | None = Field(default=None, max_length=MAX_NOTE_CHARS, pattern=NO_NUL,
                              description=f"why, for the audit: at most {MAX_NOTE_CHARS} characters")
-
-
-class DecisionItem(BaseModel):
-    """One item a decision touched: applied, denied (with the rule ids and reasons), held, rejected..."""
-
-    key: str
-    action: str
-    args: dict[str, Any]
-    status: str
-    rule_ids: list[str]
-    reasons: list[str]
 
 
 class DecisionOut(BaseModel):
